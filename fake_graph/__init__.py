@@ -1,0 +1,9 @@
+"""fake_graph: an offline Microsoft Graph + Entra ID tenant for the real Microsoft clients."""
+
+from __future__ import annotations
+
+from .directory import derive_id
+from .server import FakeGraph, create_app
+from .tenant import DEMO_TENANT, TenantFileError, load_tenant
+
+__all__ = ["DEMO_TENANT", "FakeGraph", "TenantFileError", "create_app", "derive_id", "load_tenant"]

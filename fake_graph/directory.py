@@ -1,0 +1,214 @@
+"""The fake tenant's in-memory state: users, groups, administrative units, roles, apps.
+
+Everything the Graph and identity endpoints read or change lives here, as plain dataclasses,
+so handlers stay about HTTP and tests can look at the state directly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+# Stable ids of the built-in Entra roles (role template ids are the same in every tenant).
+ROLE_TEMPLATES: dict[str, str] = {
+    "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
+    "Privileged Role Administrator": "e8611ab8-c189-46e8-94e1-60213ab1f814",
+    "Privileged Authentication Administrator": "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+    "Authentication Administrator": "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+    "Authentication Policy Administrator": "0526716b-113d-4c15-b2c8-68e3c22b9f80",
+    "User Administrator": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+    "Helpdesk Administrator": "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    "Password Administrator": "966707d0-3269-4727-9be2-8c3a10f19b9d",
+    "Global Reader": "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+    "Directory Readers": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
+    "Groups Administrator": "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+    "Security Administrator": "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    "Security Reader": "5d6b6bb7-de71-4623-b4af-96380a352509",
+    "Guest Inviter": "95e79109-95c0-4d8e-aee3-d01accf2d47b",
+    "Reports Reader": "4a5d8f65-41da-4de4-8968-e035b65339cf",
+    "Message Center Reader": "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b",
+    "License Administrator": "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
+}
+ROLE_NAMES: dict[str, str] = {tid: name for name, tid in ROLE_TEMPLATES.items()}
+
+# Fixed ids of the phone methods, one per type (Graph documents these values).
+PHONE_METHOD_IDS: dict[str, str] = {
+    "mobile": "3179e48a-750b-4051-897c-87b9720928f7",
+    "alternateMobile": "b6332ec1-7057-4abe-9331-3d72feddfe41",
+    "office": "e37fc753-ff3b-4958-9484-eaa9425c82bc",
+}
+PHONE_TYPES_BY_ID: dict[str, str] = {v: k for k, v in PHONE_METHOD_IDS.items()}
+PASSWORD_METHOD_ID = "28c10230-6103-485e-b985-444c60001490"
+
+_ID_NAMESPACE = uuid.UUID("7f1f2d8e-4d0a-4c7a-9a53-0c6a1b8e5f10")
+
+
+def derive_id(kind: str, key: str) -> str:
+    """The stable object id fake_graph gives an object declared without an explicit ``id``.
+
+    ``kind`` is ``user`` (key: UPN), ``group``, ``administrativeUnit`` (key: displayName) or
+    ``servicePrincipal`` (key: client id). Case-insensitive, like UPNs.
+    """
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{kind}:{key.strip().lower()}"))
+
+
+def directory_role_id(template_id: str) -> str:
+    """The id of the activated directoryRole object for a role template in this tenant."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"directoryRole:{template_id}"))
+
+
+@dataclass
+class Phone:
+    phone_type: str
+    number: str
+    sms_sign_in_state: str
+
+    @property
+    def id(self) -> str:
+        return PHONE_METHOD_IDS[self.phone_type]
+
+
+@dataclass
+class User:
+    id: str
+    user_principal_name: str
+    display_name: str
+    password: str
+    job_title: str | None = None
+    mail: str | None = None
+    given_name: str | None = None
+    surname: str | None = None
+    office_location: str | None = None
+    mobile_phone: str | None = None
+    business_phones: list[str] = field(default_factory=list)
+    account_enabled: bool = True
+    force_change_password_next_sign_in: bool = False
+    phones: dict[str, Phone] = field(default_factory=dict)
+
+    odata_type = "#microsoft.graph.user"
+
+
+@dataclass
+class Group:
+    id: str
+    display_name: str
+    members: list[str] = field(default_factory=list)  # object ids: users or groups
+    role_assignable: bool = False
+    description: str | None = None
+
+    odata_type = "#microsoft.graph.group"
+
+
+@dataclass
+class AdministrativeUnit:
+    id: str
+    display_name: str
+    members: list[str] = field(default_factory=list)  # object ids: users or groups
+    description: str | None = None
+    visibility: str | None = None
+
+    odata_type = "#microsoft.graph.administrativeUnit"
+
+
+@dataclass
+class RoleAssignment:
+    id: str
+    principal_id: str
+    role_definition_id: str  # the role template id
+    directory_scope_id: str  # "/" or "/administrativeUnits/{id}"
+
+
+@dataclass
+class Application:
+    client_id: str
+    display_name: str
+    service_principal_id: str
+    client_secrets: list[str] = field(default_factory=list)
+    redirect_uris: list[str] = field(default_factory=list)
+    application_permissions: list[str] = field(default_factory=list)
+    certificates: list[str] = field(default_factory=list)  # PEM
+    api_scopes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Tenant:
+    id: str
+    domain: str
+    name: str
+
+
+@dataclass
+class Directory:
+    """The whole state of one fake tenant."""
+
+    tenant: Tenant
+    users: dict[str, User] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    administrative_units: dict[str, AdministrativeUnit] = field(default_factory=dict)
+    applications: dict[str, Application] = field(default_factory=dict)  # by client id
+    role_assignments: list[RoleAssignment] = field(default_factory=list)
+    _upn_index: dict[str, str] = field(default_factory=dict)
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def add_user(self, user: User) -> None:
+        self.users[user.id] = user
+        self._upn_index[user.user_principal_name.lower()] = user.id
+
+    def find_user(self, id_or_upn: str) -> User | None:
+        """A user by object id or UPN (case-insensitive), as Graph's /users/{id|upn}."""
+        user = self.users.get(id_or_upn.lower())
+        if user is not None:
+            return user
+        uid = self._upn_index.get(id_or_upn.lower())
+        return self.users.get(uid) if uid else None
+
+    def object(self, object_id: str) -> User | Group | AdministrativeUnit | None:
+        key = object_id.lower()
+        return self.users.get(key) or self.groups.get(key) or self.administrative_units.get(key)
+
+    def service_principal(self, sp_id: str) -> Application | None:
+        for app in self.applications.values():
+            if app.service_principal_id == sp_id:
+                return app
+        return None
+
+    # -- memberships -----------------------------------------------------------------------
+
+    def direct_groups(self, object_id: str) -> list[Group]:
+        return [g for g in self.groups.values() if object_id in g.members]
+
+    def transitive_groups(self, object_id: str) -> list[Group]:
+        """Every group the object is in, directly or through nested groups (cycle-safe)."""
+        seen: dict[str, Group] = {}
+        frontier = [object_id]
+        while frontier:
+            current = frontier.pop()
+            for group in self.direct_groups(current):
+                if group.id not in seen:
+                    seen[group.id] = group
+                    frontier.append(group.id)
+        return list(seen.values())
+
+    def direct_units(self, object_id: str) -> list[AdministrativeUnit]:
+        return [u for u in self.administrative_units.values() if object_id in u.members]
+
+    def assignments_of(self, principal_id: str) -> list[RoleAssignment]:
+        return [a for a in self.role_assignments if a.principal_id == principal_id]
+
+    def tenant_wide_roles(self, principal_id: str, transitive: bool) -> set[str]:
+        """Role template ids held tenant-wide: directly, or also through groups."""
+        principals = [principal_id]
+        if transitive:
+            principals += [g.id for g in self.transitive_groups(principal_id)]
+        return {
+            a.role_definition_id
+            for p in principals
+            for a in self.assignments_of(p)
+            if a.directory_scope_id == "/"
+        }
+
+    def all_roles(self, principal_id: str) -> set[str]:
+        """Role template ids held at any scope, directly or through role-assignable groups."""
+        principals = [principal_id] + [g.id for g in self.transitive_groups(principal_id)]
+        return {a.role_definition_id for p in principals for a in self.assignments_of(p)}

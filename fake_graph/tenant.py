@@ -1,0 +1,288 @@
+"""Load a tenant file (YAML, SPEC §11) into a Directory, refusing bad files with PATH:LINE."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from mystaff_proxy.yamlfile import LineDict, LineList, YamlFileError, load
+
+from .directory import (
+    ROLE_TEMPLATES,
+    AdministrativeUnit,
+    Application,
+    Directory,
+    Group,
+    Phone,
+    RoleAssignment,
+    Tenant,
+    User,
+    derive_id,
+)
+
+DEMO_TENANT = Path(__file__).parent / "tenants" / "demo.yaml"
+
+# Graph's phone format: "+{country code} {subscriber number}[x{extension}]".
+PHONE_RE = re.compile(r"^\+[1-9]\d{0,2} \d{4,15}(x\d{1,10})?$")
+PHONE_TYPES = ("mobile", "alternateMobile", "office")
+
+_TOP_KEYS = {"tenant", "applications", "users", "groups", "administrative_units"}
+_TENANT_KEYS = {"id", "domain", "name"}
+_APP_KEYS = {
+    "client_id", "client_secret", "client_secrets", "display_name", "redirect_uris",
+    "application_permissions", "certificates", "directory_roles", "api_scopes",
+}
+_USER_KEYS = {
+    "id", "userPrincipalName", "displayName", "password", "jobTitle", "mail", "givenName",
+    "surname", "officeLocation", "mobilePhone", "businessPhones", "accountEnabled",
+    "forceChangePasswordNextSignIn", "phones", "directory_roles",
+}
+_GROUP_KEYS = {"id", "displayName", "description", "members", "role_assignable", "directory_roles"}
+_AU_KEYS = {"id", "displayName", "description", "members", "scoped_roles", "visibility"}
+
+
+class TenantFileError(YamlFileError):
+    """A tenant file that cannot be loaded; str() is ``PATH:LINE: message``."""
+
+
+class _Reader:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, line: int, message: str) -> TenantFileError:
+        return TenantFileError(self.path, line, message)
+
+    def mapping(self, value: Any, line: int, what: str, allowed: set[str]) -> LineDict:
+        if not isinstance(value, LineDict):
+            raise self.fail(line, f"{what} must be a mapping")
+        for key in value:
+            if key not in allowed:
+                raise self.fail(value.line_of(key), f"unknown key '{key}' in {what}")
+        return value
+
+    def seq(self, parent: LineDict, key: str) -> LineList:
+        value = parent.get(key)
+        if value is None:
+            empty = LineList()
+            empty.line = parent.line_of(key)
+            empty.item_lines = []
+            return empty
+        if not isinstance(value, LineList):
+            raise self.fail(parent.line_of(key), f"'{key}' must be a list")
+        return value
+
+    def text(self, parent: LineDict, key: str, required: bool = False) -> str | None:
+        value = parent.get(key)
+        if value is None:
+            if required:
+                raise self.fail(parent.line, f"missing required key '{key}'")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(parent.line_of(key), f"'{key}' must be a non-empty string")
+        return value
+
+    def guid(self, parent: LineDict, key: str) -> str | None:
+        value = self.text(parent, key)
+        if value is None:
+            return None
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise self.fail(parent.line_of(key), f"'{key}' is not a GUID: {value!r}") from None
+
+    def strings(self, parent: LineDict, key: str) -> list[tuple[str, int]]:
+        items = self.seq(parent, key)
+        out = []
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not item.strip():
+                raise self.fail(items.line_of(i), f"'{key}' items must be non-empty strings")
+            out.append((item, items.line_of(i)))
+        return out
+
+    def role(self, name: str, line: int) -> str:
+        template = ROLE_TEMPLATES.get(name)
+        if template is None:
+            raise self.fail(line, f"unknown role name '{name}'")
+        return template
+
+
+def load_tenant(path: str | Path) -> Directory:
+    """Read a tenant file; raises TenantFileError (``PATH:LINE: message``) on any problem."""
+    return build_directory(load(path), str(path))
+
+
+def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
+    r = _Reader(path)
+    root = r.mapping(doc, 1, "the tenant file", _TOP_KEYS)
+    tenant_node = r.mapping(root.get("tenant"), root.line_of("tenant"), "'tenant'", _TENANT_KEYS)
+    domain = r.text(tenant_node, "domain", required=True) or ""
+    tenant = Tenant(
+        id=r.guid(tenant_node, "id") or derive_id("tenant", domain),
+        domain=domain,
+        name=r.text(tenant_node, "name") or domain,
+    )
+    directory = Directory(tenant=tenant)
+    pending_roles: list[tuple[str, str, str, int]] = []  # principal, role name, scope, line
+
+    for i, node in enumerate(r.seq(root, "users")):
+        line = r.seq(root, "users").line_of(i)
+        u = r.mapping(node, line, "a user", _USER_KEYS)
+        upn = r.text(u, "userPrincipalName", required=True) or ""
+        if "@" not in upn:
+            raise r.fail(u.line_of("userPrincipalName"), f"userPrincipalName '{upn}' has no '@'")
+        if directory.find_user(upn) is not None:
+            raise r.fail(u.line_of("userPrincipalName"), f"duplicate userPrincipalName '{upn}'")
+        uid = r.guid(u, "id") or derive_id("user", upn)
+        if directory.object(uid) is not None:
+            raise r.fail(u.line_of("id"), f"duplicate id '{uid}'")
+        user = User(
+            id=uid,
+            user_principal_name=upn,
+            display_name=r.text(u, "displayName", required=True) or "",
+            password=r.text(u, "password") or "",
+            job_title=r.text(u, "jobTitle"),
+            mail=r.text(u, "mail"),
+            given_name=r.text(u, "givenName"),
+            surname=r.text(u, "surname"),
+            office_location=r.text(u, "officeLocation"),
+            mobile_phone=r.text(u, "mobilePhone"),
+            business_phones=[s for s, _ in r.strings(u, "businessPhones")],
+            account_enabled=_flag(r, u, "accountEnabled", True),
+            force_change_password_next_sign_in=_flag(r, u, "forceChangePasswordNextSignIn", False),
+        )
+        phones = u.get("phones")
+        if phones is not None:
+            pnode = r.mapping(phones, u.line_of("phones"), "'phones'", set(PHONE_TYPES))
+            for ptype, number in pnode.items():
+                pline = pnode.line_of(ptype)
+                if not isinstance(number, str) or not PHONE_RE.match(number):
+                    raise r.fail(
+                        pline,
+                        f"malformed phone number {number!r}: "
+                        "Graph needs '+{country code} {number}[x{extension}]'",
+                    )
+                state = "notEnabled" if ptype == "mobile" else "notSupported"
+                user.phones[ptype] = Phone(ptype, number, state)
+            if "alternateMobile" in user.phones and "mobile" not in user.phones:
+                raise r.fail(pnode.line, "an alternateMobile phone needs a mobile phone")
+        for role, rline in r.strings(u, "directory_roles"):
+            pending_roles.append((uid, role, "/", rline))
+        directory.add_user(user)
+
+    group_nodes = r.seq(root, "groups")
+    group_members: list[tuple[Group, list[tuple[str, int]]]] = []
+    for i, node in enumerate(group_nodes):
+        g = r.mapping(node, group_nodes.line_of(i), "a group", _GROUP_KEYS)
+        name = r.text(g, "displayName", required=True) or ""
+        gid = r.guid(g, "id") or derive_id("group", name)
+        if directory.object(gid) is not None or _group_named(directory, name):
+            raise r.fail(g.line_of("displayName"), f"duplicate group '{name}'")
+        group = Group(
+            id=gid,
+            display_name=name,
+            description=r.text(g, "description"),
+            role_assignable=_flag(r, g, "role_assignable", False),
+        )
+        roles = r.strings(g, "directory_roles")
+        if roles and not group.role_assignable:
+            raise r.fail(g.line_of("directory_roles"),
+                         f"group '{name}' holds roles but is not role_assignable")
+        for role, rline in roles:
+            pending_roles.append((gid, role, "/", rline))
+        directory.groups[gid] = group
+        group_members.append((group, r.strings(g, "members")))
+    for group, members in group_members:
+        group.members = [_resolve_member(r, directory, ref, line) for ref, line in members]
+
+    au_nodes = r.seq(root, "administrative_units")
+    for i, node in enumerate(au_nodes):
+        a = r.mapping(node, au_nodes.line_of(i), "an administrative unit", _AU_KEYS)
+        name = r.text(a, "displayName", required=True) or ""
+        aid = r.guid(a, "id") or derive_id("administrativeUnit", name)
+        if directory.object(aid) is not None:
+            raise r.fail(a.line_of("displayName"), f"duplicate administrative unit '{name}'")
+        unit = AdministrativeUnit(
+            id=aid, display_name=name, description=r.text(a, "description"),
+            visibility=r.text(a, "visibility"),
+        )
+        unit.members = [
+            _resolve_member(r, directory, ref, line) for ref, line in r.strings(a, "members")
+        ]
+        directory.administrative_units[aid] = unit
+        scoped = r.seq(a, "scoped_roles")
+        for j, snode in enumerate(scoped):
+            s = r.mapping(snode, scoped.line_of(j), "a scoped role", {"role", "member"})
+            member_ref = r.text(s, "member", required=True) or ""
+            principal = _resolve_member(r, directory, member_ref, s.line_of("member"))
+            holder = directory.groups.get(principal)
+            if holder is not None and not holder.role_assignable:
+                raise r.fail(s.line_of("member"),
+                             f"group '{holder.display_name}' is not role_assignable")
+            role = r.text(s, "role", required=True) or ""
+            scope = f"/administrativeUnits/{aid}"
+            pending_roles.append((principal, role, scope, s.line_of("role")))
+
+    app_nodes = r.seq(root, "applications")
+    for i, node in enumerate(app_nodes):
+        a = r.mapping(node, app_nodes.line_of(i), "an application", _APP_KEYS)
+        client_id = r.guid(a, "client_id")
+        if client_id is None:
+            raise r.fail(a.line, "missing required key 'client_id'")
+        if client_id in directory.applications:
+            raise r.fail(a.line_of("client_id"), f"duplicate client_id '{client_id}'")
+        secrets = [s for s, _ in r.strings(a, "client_secrets")]
+        single = r.text(a, "client_secret")
+        if single:
+            secrets.insert(0, single)
+        app = Application(
+            client_id=client_id,
+            display_name=r.text(a, "display_name") or f"app {client_id[:8]}",
+            service_principal_id=derive_id("servicePrincipal", client_id),
+            client_secrets=secrets,
+            redirect_uris=[s for s, _ in r.strings(a, "redirect_uris")],
+            application_permissions=[s for s, _ in r.strings(a, "application_permissions")],
+            certificates=[s for s, _ in r.strings(a, "certificates")],
+            api_scopes=[s for s, _ in r.strings(a, "api_scopes")],
+        )
+        for role, rline in r.strings(a, "directory_roles"):
+            pending_roles.append((app.service_principal_id, role, "/", rline))
+        directory.applications[client_id] = app
+
+    for n, (principal, role, scope, line) in enumerate(pending_roles):
+        template = r.role(role, line)
+        directory.role_assignments.append(
+            RoleAssignment(
+                id=str(uuid.uuid5(uuid.UUID(principal), f"{template}{scope}{n}")),
+                principal_id=principal,
+                role_definition_id=template,
+                directory_scope_id=scope,
+            )
+        )
+    return directory
+
+
+def _flag(r: _Reader, node: LineDict, key: str, default: bool) -> bool:
+    value = node.get(key, default)
+    if not isinstance(value, bool):
+        raise r.fail(node.line_of(key), f"'{key}' must be true or false")
+    return value
+
+
+def _group_named(directory: Directory, name: str) -> Group | None:
+    for group in directory.groups.values():
+        if group.display_name.lower() == name.lower():
+            return group
+    return None
+
+
+def _resolve_member(r: _Reader, directory: Directory, ref: str, line: int) -> str:
+    """A member reference: a user's UPN or id, or a group's displayName or id."""
+    user = directory.find_user(ref)
+    if user is not None:
+        return user.id
+    group = directory.groups.get(ref.lower()) or _group_named(directory, ref)
+    if group is not None:
+        return group.id
+    raise r.fail(line, f"unknown member '{ref}' (not a user UPN/id or a group name/id)")
