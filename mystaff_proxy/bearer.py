@@ -1,0 +1,113 @@
+"""Bearer tokens for the JSON API: Entra access tokens issued for this app, checked locally.
+
+Signature against the tenant's JWKS (keys cached, fetched again on an unknown ``kid`` at most
+once a minute), RS256 only, issuer and tenant, audience (client id or ``api://client id``),
+lifetime, and the configured scope in ``scp``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import jwt
+from jwt.algorithms import RSAAlgorithm
+
+_REFETCH_INTERVAL = 60.0
+_LEEWAY = 60  # seconds of clock skew tolerated, as Microsoft's own libraries do
+
+
+class BearerError(Exception):
+    """The token is not acceptable; the message is for logs, never echoed to clients."""
+
+
+@dataclass(frozen=True)
+class BearerUser:
+    oid: str
+    upn: str
+    name: str
+    tid: str
+
+
+class JwksCache:
+    """The tenant's signing keys by ``kid``."""
+
+    def __init__(self, jwks_uri: str, session: aiohttp.ClientSession) -> None:
+        self._uri = jwks_uri
+        self._session = session
+        self._keys: dict[str, Any] = {}
+        self._fetched = 0.0
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str) -> Any:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        async with self._lock:
+            key = self._keys.get(kid)
+            stale = not self._fetched or time.monotonic() - self._fetched >= _REFETCH_INTERVAL
+            if key is None and stale:
+                await self._refresh()
+                key = self._keys.get(kid)
+        if key is None:
+            raise BearerError("unknown signing key")
+        return key
+
+    async def _refresh(self) -> None:
+        self._fetched = time.monotonic()
+        try:
+            async with self._session.get(self._uri, timeout=aiohttp.ClientTimeout(total=10)) \
+                    as resp:
+                body = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise BearerError(f"cannot fetch signing keys: {type(exc).__name__}") from None
+        keys: dict[str, Any] = {}
+        for jwk in body.get("keys", []) if isinstance(body, dict) else []:
+            if isinstance(jwk, dict) and jwk.get("kty") == "RSA" and "kid" in jwk:
+                keys[str(jwk["kid"])] = RSAAlgorithm.from_jwk(json.dumps(jwk))
+        self._keys = keys
+
+
+class BearerValidator:
+    def __init__(self, *, jwks: JwksCache, tenant_id: str, issuer: str, client_id: str,
+                 scope: str) -> None:
+        self._jwks = jwks
+        self._tenant_id = tenant_id.lower()
+        self._issuer = issuer
+        self._audiences = [client_id, f"api://{client_id}"]
+        self._scope = scope
+
+    async def validate(self, token: str) -> BearerUser:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise BearerError("malformed token") from None
+        if header.get("alg") != "RS256":
+            raise BearerError("algorithm not allowed")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise BearerError("token without kid")
+        key = await self._jwks.key(kid)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=["RS256"], audience=self._audiences,
+                issuer=self._issuer, leeway=_LEEWAY,
+                options={"require": ["exp", "nbf", "iat", "iss", "aud", "tid", "oid"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise BearerError(f"token refused: {type(exc).__name__}") from None
+        if str(claims.get("tid", "")).lower() != self._tenant_id:
+            raise BearerError("token from another tenant")
+        scopes = str(claims.get("scp", "")).split()
+        if self._scope not in scopes:
+            raise BearerError("token lacks the API scope")
+        return BearerUser(
+            oid=str(claims["oid"]).lower(),
+            upn=str(claims.get("preferred_username") or claims.get("upn") or ""),
+            name=str(claims.get("name", "")),
+            tid=self._tenant_id,
+        )

@@ -1,0 +1,332 @@
+"""The Graph operations the proxy performs (SPEC §10), typed; nothing above sees raw JSON.
+
+Round trips are the manager's wait: everything one page view or one check needs goes out in
+one ``$batch`` (``fetch_target``), and a change is that check plus one call.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from .client import BatchRequest, GraphClient, GraphResponse, raise_for
+from .exceptions import GraphError, GraphUnavailable
+
+PHONE_METHOD_IDS = {
+    "mobile": "3179e48a-750b-4051-897c-87b9720928f7",
+    "alternateMobile": "b6332ec1-7057-4abe-9331-3d72feddfe41",
+    "office": "e37fc753-ff3b-4958-9484-eaa9425c82bc",
+}
+EVENTUAL = {"ConsistencyLevel": "eventual"}
+STAFF_FIELDS = "id,displayName,userPrincipalName,jobTitle"
+PROFILE_FIELDS = "id,displayName,userPrincipalName,mail,jobTitle"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def is_guid(value: str) -> bool:
+    return bool(_GUID.match(value))
+
+
+def _guid(value: str) -> str:
+    """Ids go into URL paths: only well-formed GUIDs, never anything a client could bend."""
+    if not is_guid(value):
+        raise ValueError("not an object id")
+    return str(uuid.UUID(value))
+
+
+def odata_string(value: str) -> str:
+    """A string literal for ``$filter``: single quotes doubled, as OData requires."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class StaffSummary:
+    id: str
+    display_name: str
+    user_principal_name: str
+    job_title: str | None
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    id: str
+    display_name: str
+    user_principal_name: str
+    mail: str | None
+    job_title: str | None
+
+
+@dataclass(frozen=True)
+class PhoneMethod:
+    phone_type: str
+    phone_number: str
+    sms_sign_in_state: str | None
+
+
+@dataclass(frozen=True)
+class StaffPage:
+    items: tuple[StaffSummary, ...]
+    next_link: str | None
+
+
+@dataclass(frozen=True)
+class TargetSnapshot:
+    """What Graph says, right now, about a target user in one administrative unit."""
+
+    user_id: str
+    is_member: bool
+    profile: UserProfile | None
+    role_template_ids: frozenset[str]  # tenant-wide directory roles (direct or via groups)
+    has_role_assignment: bool  # any role assignment of the user itself, any scope
+    in_role_assignable_group: bool
+    group_ids: frozenset[str]  # transitive group memberships
+    phones: tuple[PhoneMethod, ...] | None  # None when not asked for
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.role_template_ids) or self.has_role_assignment \
+            or self.in_role_assignable_group
+
+
+def _str(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _values(resp: GraphResponse) -> list[dict[str, Any]]:
+    body = resp.body
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+        raise GraphUnavailable(502, "malformed", "Graph sent a malformed collection")
+    return [v for v in body["value"] if isinstance(v, dict)]
+
+
+def _staff(obj: dict[str, Any]) -> StaffSummary:
+    return StaffSummary(
+        id=str(obj.get("id", "")),
+        display_name=_str(obj, "displayName") or "",
+        user_principal_name=_str(obj, "userPrincipalName") or "",
+        job_title=_str(obj, "jobTitle"),
+    )
+
+
+def _phone(obj: dict[str, Any]) -> PhoneMethod:
+    return PhoneMethod(
+        phone_type=_str(obj, "phoneType") or "",
+        phone_number=_str(obj, "phoneNumber") or "",
+        sms_sign_in_state=_str(obj, "smsSignInState"),
+    )
+
+
+class GraphOperations:
+    """Typed Graph operations over a GraphClient."""
+
+    def __init__(self, client: GraphClient) -> None:
+        self.client = client
+
+    # -- staff lists ------------------------------------------------------------------------
+
+    def _members_path(self, au_id: str) -> str:
+        return f"directory/administrativeUnits/{_guid(au_id)}/members/microsoft.graph.user"
+
+    def is_own_next_link(self, au_id: str, link: str) -> bool:
+        """A nextLink is only followed when it is Graph's own, for this unit's members."""
+        return link.startswith(self.client.url(self._members_path(au_id)) + "?")
+
+    async def list_staff(self, au_id: str, *, search: str = "", top: int = 25,
+                         next_link: str | None = None) -> StaffPage:
+        """User members of the unit (direct members only, as Graph lists them)."""
+        if next_link is not None:
+            if not self.is_own_next_link(au_id, next_link):
+                raise ValueError("foreign nextLink")
+            body = await self.client.get(next_link, headers=EVENTUAL, op="list_staff")
+        else:
+            params = {"$select": STAFF_FIELDS, "$top": str(top), "$count": "true"}
+            if search:
+                q = odata_string(search)
+                params["$filter"] = " or ".join(
+                    f"startswith({f},{q})"
+                    for f in ("displayName", "givenName", "surname", "userPrincipalName")
+                )
+            body = await self.client.get(self._members_path(au_id), params=params,
+                                         headers=EVENTUAL, op="list_staff")
+        resp = GraphResponse(200, body)
+        link = body.get("@odata.nextLink") if isinstance(body, dict) else None
+        return StaffPage(tuple(_staff(v) for v in _values(resp)),
+                         link if isinstance(link, str) else None)
+
+    # -- the live check behind every read and change of one user ------------------------------
+
+    async def fetch_target(self, au_id: str, user_id: str, *,
+                           with_phones: bool) -> TargetSnapshot:
+        """Membership, profile, roles, groups (and phones) of a user in ONE ``$batch``.
+
+        Any failure other than "not a member" raises: the caller fails closed.
+        """
+        au, uid = _guid(au_id), _guid(user_id)
+        requests = [
+            BatchRequest("member", "GET",
+                         f"/directory/administrativeUnits/{au}/members/{uid}?$select=id"),
+            BatchRequest("user", "GET", f"/users/{uid}?$select={PROFILE_FIELDS}"),
+            BatchRequest("groups", "GET", f"/users/{uid}/transitiveMemberOf?$top=999"),
+            BatchRequest("roles", "GET", "/roleManagement/directory/roleAssignments"
+                         f"?$filter=principalId%20eq%20'{uid}'&$select=id,directoryScopeId"),
+        ]
+        if with_phones:
+            requests.append(BatchRequest("phones", "GET",
+                                         f"/users/{uid}/authentication/phoneMethods"))
+        answers = await self.client.batch(requests, op="fetch_target")
+        member = answers["member"]
+        if member.status == 404:
+            return TargetSnapshot(uid, False, None, frozenset(), False, False, frozenset(),
+                                  None)
+        raise_for(member)
+        user = answers["user"]
+        if user.status == 404:
+            # A member that Graph cannot find as a user is not staff we may touch.
+            return TargetSnapshot(uid, False, None, frozenset(), False, False, frozenset(),
+                                  None)
+        raise_for(user)
+        obj = user.body if isinstance(user.body, dict) else {}
+        if obj.get("id") is None or str(obj.get("id")).lower() != uid:
+            raise GraphUnavailable(502, "malformed", "Graph answered for another user")
+        profile = UserProfile(
+            id=uid,
+            display_name=_str(obj, "displayName") or "",
+            user_principal_name=_str(obj, "userPrincipalName") or "",
+            mail=_str(obj, "mail"),
+            job_title=_str(obj, "jobTitle"),
+        )
+        memberships = _values(raise_for(answers["groups"]))
+        memberships += await self._rest_of(answers["groups"])
+        roles = _values(raise_for(answers["roles"]))
+        role_templates = frozenset(
+            str(m.get("roleTemplateId")) for m in memberships
+            if m.get("@odata.type") == "#microsoft.graph.directoryRole"
+        )
+        groups = [m for m in memberships if m.get("@odata.type") == "#microsoft.graph.group"]
+        phones: tuple[PhoneMethod, ...] | None = None
+        if with_phones:
+            phones = tuple(_phone(p) for p in _values(raise_for(answers["phones"])))
+        return TargetSnapshot(
+            user_id=uid,
+            is_member=True,
+            profile=profile,
+            role_template_ids=role_templates,
+            has_role_assignment=bool(roles),
+            in_role_assignable_group=any(g.get("isAssignableToRole") is True for g in groups),
+            group_ids=frozenset(str(g.get("id", "")).lower() for g in groups),
+            phones=phones,
+        )
+
+    async def _rest_of(self, first: GraphResponse) -> list[dict[str, Any]]:
+        """Follow ``@odata.nextLink`` of a collection that did not fit in one page."""
+        out: list[dict[str, Any]] = []
+        body = first.body
+        while isinstance(body, dict) and isinstance(body.get("@odata.nextLink"), str):
+            body = await self.client.get(body["@odata.nextLink"], op="next_page")
+            out += _values(GraphResponse(200, body))
+        return out
+
+    # -- managers ---------------------------------------------------------------------------
+
+    async def transitive_group_ids(self, user_id: str) -> frozenset[str]:
+        """Every group the user is in, directly or through nested groups."""
+        path = f"users/{_guid(user_id)}/transitiveMemberOf/microsoft.graph.group"
+        body = await self.client.get(path, params={"$select": "id", "$top": "999",
+                                                   "$count": "true"},
+                                     headers=EVENTUAL, op="manager_groups")
+        first = GraphResponse(200, body)
+        items = _values(first)
+        while isinstance(body, dict) and isinstance(body.get("@odata.nextLink"), str):
+            body = await self.client.get(body["@odata.nextLink"], headers=EVENTUAL,
+                                         op="manager_groups")
+            items += _values(GraphResponse(200, body))
+        return frozenset(str(g.get("id", "")).lower() for g in items)
+
+    async def resolve_upns(self, upns: Iterable[str]) -> dict[str, str]:
+        """UPN (lower-cased) -> object id, for those that exist. Unknown UPNs are left out."""
+        wanted = sorted({u.lower() for u in upns})
+        requests = [BatchRequest(str(i), "GET", f"/users/{quote(upn, safe='@')}?$select=id")
+                    for i, upn in enumerate(wanted)]
+        answers = await self.client.batch(requests, op="resolve_upns")
+        out: dict[str, str] = {}
+        for i, upn in enumerate(wanted):
+            resp = answers[str(i)]
+            if resp.status == 404:
+                continue
+            raise_for(resp)
+            if isinstance(resp.body, dict) and isinstance(resp.body.get("id"), str):
+                out[upn] = resp.body["id"].lower()
+        return out
+
+    async def missing_objects(self, kind: str, ids: Sequence[str]) -> list[str]:
+        """Which of these administrative units / groups / users do not exist."""
+        base = {"administrativeUnit": "directory/administrativeUnits", "group": "groups",
+                "user": "users"}[kind]
+        requests = [BatchRequest(str(i), "GET", f"/{base}/{quote(v, safe='@')}?$select=id")
+                    for i, v in enumerate(ids)]
+        answers = await self.client.batch(requests, op="check_objects")
+        missing = []
+        for i, value in enumerate(ids):
+            resp = answers[str(i)]
+            if resp.status == 404:
+                missing.append(value)
+            else:
+                raise_for(resp)
+        return missing
+
+    async def unit_name(self, au_id: str) -> str:
+        body = await self.client.get(f"directory/administrativeUnits/{_guid(au_id)}",
+                                     params={"$select": "id,displayName"}, op="unit")
+        return str(body.get("displayName", "")) if isinstance(body, dict) else ""
+
+    # -- changes ----------------------------------------------------------------------------
+
+    async def reset_password(self, user_id: str, password: str) -> None:
+        """PATCH passwordProfile; the same body may be sent again safely (SPEC §10)."""
+        body = {"passwordProfile": {"password": password, "forceChangePasswordNextSignIn": True}}
+        await self.client.request("PATCH", f"users/{_guid(user_id)}", body=body,
+                                  op="reset_password")
+
+    async def list_phones(self, user_id: str) -> tuple[PhoneMethod, ...]:
+        body = await self.client.get(f"users/{_guid(user_id)}/authentication/phoneMethods",
+                                     op="list_phones")
+        return tuple(_phone(p) for p in _values(GraphResponse(200, body)))
+
+    async def add_phone(self, user_id: str, phone_type: str, number: str) -> PhoneMethod:
+        """POST a phone. Never repeated blindly: after an unclear failure, read back."""
+        path = f"users/{_guid(user_id)}/authentication/phoneMethods"
+        try:
+            resp = await self.client.request(
+                "POST", path, body={"phoneNumber": number, "phoneType": phone_type},
+                op="add_phone")
+        except GraphUnavailable:
+            # The POST may or may not have happened; Graph's state is the truth.
+            try:
+                phones = await self.list_phones(user_id)
+            except GraphError:
+                raise GraphUnavailable(503, "unknown", "the phone may or may not have been "
+                                       "added; Graph could not be read back") from None
+            for phone in phones:
+                if phone.phone_type == phone_type and phone.phone_number == number:
+                    return phone
+            raise
+        if isinstance(resp.body, dict):
+            return _phone(resp.body)
+        return PhoneMethod(phone_type, number, None)
+
+    async def update_phone(self, user_id: str, phone_type: str, number: str) -> None:
+        path = (f"users/{_guid(user_id)}/authentication/phoneMethods/"
+                f"{PHONE_METHOD_IDS[phone_type]}")
+        await self.client.request("PATCH", path,
+                                  body={"phoneNumber": number, "phoneType": phone_type},
+                                  op="update_phone")
+
+    async def delete_phone(self, user_id: str, phone_type: str) -> None:
+        path = (f"users/{_guid(user_id)}/authentication/phoneMethods/"
+                f"{PHONE_METHOD_IDS[phone_type]}")
+        await self.client.request("DELETE", path, op="delete_phone")

@@ -1,0 +1,151 @@
+"""Manager sign-in: MSAL's auth-code flow with PKCE, its network calls off the event loop.
+
+A flow (state, nonce, PKCE verifier) is kept server-side, keyed by its ``state``, bound to the
+browser by a random value that only that browser's cookie carries, single-use and short-lived.
+Several flows per browser may be pending at once (two tabs signing in in parallel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import msal
+import requests
+
+FLOW_TTL = 600.0
+_MAX_PENDING = 10_000
+_WELL_KNOWN_HOSTS = frozenset({
+    "login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
+    "login-us.microsoftonline.com",
+})
+
+
+class SignInError(Exception):
+    """Sign-in could not complete. ``reason`` is a safe, short code for logs and audit."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    oid: str
+    upn: str
+    name: str
+    tid: str
+
+
+@dataclass
+class _PendingFlow:
+    flow: dict[str, Any]
+    browser: str
+    next_path: str
+    expires: float
+
+
+class SignIn:
+    """Starts and completes sign-ins for one tenant and app registration."""
+
+    def __init__(self, *, client_id: str, authority: str, tenant_id: str, redirect_uri: str,
+                 client_credential: str | dict[str, str] | None, ca_file: str = "") -> None:
+        self._client_id = client_id
+        self._authority = authority
+        self._tenant_id = tenant_id.lower()
+        self._redirect_uri = redirect_uri
+        self._credential = client_credential
+        self._ca_file = ca_file
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._flows: dict[str, _PendingFlow] = {}
+        self._lock = asyncio.Lock()
+
+    def _build_app(self) -> msal.ConfidentialClientApplication:
+        http = requests.Session()
+        if self._ca_file:
+            # The environment's CA bundle variables would override verify= (client facts
+            # §1.4): trust_env=False keeps the configured CA in force.
+            http.verify = self._ca_file
+            http.trust_env = False
+        host = urlsplit(self._authority).hostname or ""
+        return msal.ConfidentialClientApplication(
+            self._client_id,
+            client_credential=self._credential,
+            authority=self._authority,
+            instance_discovery=host in _WELL_KNOWN_HOSTS,
+            http_client=http,
+            exclude_scopes=["offline_access"],
+            timeout=10,
+        )
+
+    async def _app_instance(self) -> msal.ConfidentialClientApplication:
+        # The constructor fetches the discovery document: build it once, off the loop.
+        if self._app is None:
+            async with self._lock:
+                if self._app is None:
+                    try:
+                        self._app = await asyncio.to_thread(self._build_app)
+                    except (ValueError, requests.RequestException) as exc:
+                        raise SignInError("identity_unavailable",
+                                          "The sign-in service cannot be reached.") from exc
+        return self._app
+
+    async def warm_up(self) -> None:
+        await self._app_instance()
+
+    async def start(self, *, browser: str, next_path: str, login_hint: str | None = None) -> str:
+        """The authorize URL to send the browser to; the flow is kept until the callback."""
+        app = await self._app_instance()
+        flow: dict[str, Any] = await asyncio.to_thread(
+            app.initiate_auth_code_flow, [], redirect_uri=self._redirect_uri,
+            # query, not form_post: the callback must carry our SameSite=Lax flow cookie,
+            # which browsers do not send on a cross-site POST.
+            login_hint=login_hint, response_mode="query",
+        )
+        now = time.time()
+        if len(self._flows) >= _MAX_PENDING:
+            self._flows = {k: v for k, v in self._flows.items() if v.expires > now}
+            if len(self._flows) >= _MAX_PENDING:
+                raise SignInError("too_many_flows", "Too many sign-ins in progress.")
+        self._flows[str(flow["state"])] = _PendingFlow(flow, browser, next_path, now + FLOW_TTL)
+        return str(flow["auth_uri"])
+
+    async def finish(self, *, browser: str, params: Mapping[str, str]) -> tuple[SignedInUser, str]:
+        """Redeem the code; returns the user and the ``next`` path of that flow."""
+        state = params.get("state", "")
+        pending = self._flows.pop(state, None) if state else None  # single-use
+        if pending is None or pending.expires < time.time():
+            raise SignInError("unknown_state", "This sign-in link has expired or was used.")
+        if not secrets.compare_digest(pending.browser, browser):
+            raise SignInError("browser_mismatch", "This sign-in was started elsewhere.")
+        if "error" in params:
+            raise SignInError("authorize_error", "The sign-in was not completed.")
+        app = await self._app_instance()
+        try:
+            result: dict[str, Any] = await asyncio.to_thread(
+                app.acquire_token_by_auth_code_flow, pending.flow, dict(params))
+        except ValueError as exc:  # MSAL: state or nonce mismatch
+            raise SignInError("flow_mismatch", "The sign-in answer did not match.") from exc
+        except requests.RequestException as exc:
+            raise SignInError("identity_unavailable",
+                              "The sign-in service cannot be reached.") from exc
+        if "error" in result:
+            raise SignInError("token_error", "The sign-in service refused the sign-in.")
+        claims = result.get("id_token_claims") or {}
+        tid = str(claims.get("tid", "")).lower()
+        if tid != self._tenant_id:
+            raise SignInError("wrong_tenant", "This account belongs to another organization.")
+        if claims.get("aud") != self._client_id:
+            raise SignInError("wrong_audience", "The sign-in answer was not for this app.")
+        oid = str(claims.get("oid", "")).lower()
+        if not oid:
+            raise SignInError("no_oid", "The sign-in answer lacks the account id.")
+        user = SignedInUser(oid=oid, upn=str(claims.get("preferred_username", "")),
+                            name=str(claims.get("name", "")), tid=tid)
+        return user, pending.next_path
