@@ -1,0 +1,307 @@
+"""``/users/{id}/authentication``: methods, phoneMethods (incl. SMS sign-in on/off) and
+resetPassword with its long-running operation (graph-and-entra-facts §2.4, §2.5).
+
+Documented rules enforced: the phone number format ``+{cc} {number}[x{ext}]``; one phone per
+type; ``alternateMobile`` needs a ``mobile``; a phone's type cannot change; ``mobile`` cannot be
+deleted while an ``alternateMobile`` exists; ``smsSignInState`` must not be sent; fixed method
+ids. Graph does not document the error codes of these refusals (§6.1); the fake answers
+- a malformed body or number: ``400 invalidRequest``;
+- a type the user already has, ``alternateMobile`` without ``mobile``, deleting ``mobile``
+  while ``alternateMobile`` exists: ``409 conflict`` (the state of the user forbids it);
+- an unknown method id or a type the user does not have: ``404 itemNotFound``.
+Clients should rely on the status class (and read the phones first), not on these codes.
+
+Permissions: app-only tokens need only the application permission (the facts list directory
+roles for delegated callers); delegated callers also need a role: Authentication Administrator
+for non-admin targets, Privileged Authentication Administrator / Global Administrator for all
+(AU-scoped roles for direct non-admin members of the unit). Self-service through
+``/users/{own id}`` is refused (403), as the 2025 pages say it is not supported.
+
+SMS sign-in: ``enableSmsSignIn`` needs a ``mobile``; when another user has the same mobile
+number it still answers 204 but the state becomes ``phoneNumberNotUnique`` (the numbers must be
+unique in the tenant, §1.7; the enum value exists for this). The policy is not modelled: every
+user is allowed.
+
+resetPassword is delegated-only ("Application: not supported", §2.4a): app-only tokens get
+``403 Authorization_RequestDenied``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from ..directory import PASSWORD_METHOD_ID, PHONE_METHOD_IDS, PHONE_TYPES_BY_ID, Phone, User
+from ..errors import GraphErrorResult, access_denied
+from ..tenant import PHONE_RE, PHONE_TYPES
+from . import admin_rules, lookups, permissions
+from .context import GraphRequest, GraphResponse, no_content
+from .passwords import check_complexity, generate_temporary
+from .permissions import Requirement, require
+
+PHONE_TYPE = "#microsoft.graph.phoneAuthenticationMethod"
+PASSWORD_TYPE = "#microsoft.graph.passwordAuthenticationMethod"
+FORMAT_MESSAGE = ("Invalid phone number format. Phone numbers must be in the format "
+                  "'+{country code} {subscriber number}x{extension}', e.g. '+1 5555551234' or "
+                  "'+1 5555551234x123'.")
+OPERATIONS_KEY = "graph.operations"
+
+
+def invalid(message: str) -> GraphErrorResult:
+    return GraphErrorResult(400, "invalidRequest", message)
+
+
+def conflict(message: str) -> GraphErrorResult:
+    return GraphErrorResult(409, "conflict", message)
+
+
+def item_not_found(what: str) -> GraphErrorResult:
+    return GraphErrorResult(404, "itemNotFound", f"The {what} was not found.")
+
+
+def phone_json(phone: Phone) -> dict[str, Any]:
+    return {"@odata.type": PHONE_TYPE, "id": phone.id, "phoneNumber": phone.number,
+            "phoneType": phone.phone_type, "smsSignInState": phone.sms_sign_in_state}
+
+
+def password_method_json() -> dict[str, Any]:
+    return {"@odata.type": PASSWORD_TYPE, "id": PASSWORD_METHOD_ID, "password": None,
+            "createdDateTime": None}
+
+
+def _authorize(req: GraphRequest, target: User, requirement: Requirement, write: bool) -> None:
+    caller = req.caller
+    require(caller, requirement)
+    if caller.app_only:
+        return
+    if caller.object_id == target.id:
+        if write:
+            raise access_denied()
+        return  # reading one's own methods is self-service and allowed
+    check = admin_rules.may_manage_methods if write else admin_rules.may_read_methods
+    if not check(req.directory, caller.object_id, target.id):
+        raise access_denied()
+
+
+def _sorted_phones(user: User) -> list[Phone]:
+    return [user.phones[t] for t in PHONE_TYPES if t in user.phones]
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+async def list_methods(req: GraphRequest) -> GraphResponse:
+    user = lookups.user(req)
+    _authorize(req, user, permissions.READ_AUTH_METHODS, write=False)
+    value = [password_method_json()] + [phone_json(p) for p in _sorted_phones(user)]
+    return GraphResponse(body={"@odata.context": req.context_url(
+        f"users('{user.id}')/authentication/methods"), "value": value})
+
+
+async def get_method(req: GraphRequest) -> GraphResponse:
+    user = lookups.user(req)
+    _authorize(req, user, permissions.READ_AUTH_METHODS, write=False)
+    method_id = req.params["method"].lower()
+    if method_id == PASSWORD_METHOD_ID:
+        obj = password_method_json()
+    else:
+        obj = phone_json(_phone(user, method_id))
+    return GraphResponse(body={"@odata.context": req.context_url(
+        f"users('{user.id}')/authentication/methods/$entity")} | obj)
+
+
+async def list_password_methods(req: GraphRequest) -> GraphResponse:
+    user = lookups.user(req)
+    _authorize(req, user, permissions.READ_AUTH_METHODS, write=False)
+    return GraphResponse(body={"@odata.context": req.context_url(
+        f"users('{user.id}')/authentication/passwordMethods"),
+        "value": [password_method_json()]})
+
+
+def _phone(user: User, method_id: str) -> Phone:
+    phone_type = PHONE_TYPES_BY_ID.get(method_id.lower())
+    phone = user.phones.get(phone_type) if phone_type else None
+    if phone is None:
+        raise item_not_found("phone authentication method")
+    return phone
+
+
+async def list_phones(req: GraphRequest) -> GraphResponse:
+    user = lookups.user(req)
+    _authorize(req, user, permissions.READ_PHONE_METHODS, write=False)
+    return GraphResponse(body={
+        "@odata.context": req.context_url(f"users('{user.id}')/authentication/phoneMethods"),
+        "value": [phone_json(p) for p in _sorted_phones(user)]})
+
+
+async def get_phone(req: GraphRequest) -> GraphResponse:
+    user = lookups.user(req)
+    _authorize(req, user, permissions.READ_PHONE_METHODS, write=False)
+    phone = _phone(user, req.params["method"])
+    return GraphResponse(body={"@odata.context": req.context_url(
+        f"users('{user.id}')/authentication/phoneMethods/$entity")} | phone_json(phone))
+
+
+# -- writes --------------------------------------------------------------------------------
+
+_PHONE_KEYS = {"@odata.type", "phoneNumber", "phoneType"}
+
+
+def _phone_body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise invalid("A JSON object with phoneNumber and phoneType is required.")
+    for key, value in body.items():
+        if key == "smsSignInState":
+            raise invalid("smsSignInState is read-only: don't send it.")
+        if key not in _PHONE_KEYS:
+            raise invalid(f"Property '{key}' does not exist as a declared property of "
+                          "phoneAuthenticationMethod.")
+        if key == "@odata.type" and value != PHONE_TYPE:
+            raise invalid(f"Invalid @odata.type '{value}' for a phone method.")
+    if "phoneType" in body and body["phoneType"] not in PHONE_TYPES:
+        raise invalid(f"Invalid phoneType '{body['phoneType']}': use mobile, alternateMobile or "
+                      "office.")
+    if "phoneNumber" in body and (not isinstance(body["phoneNumber"], str)
+                                  or not PHONE_RE.match(body["phoneNumber"])):
+        raise invalid(FORMAT_MESSAGE)
+    return body
+
+
+async def create_phone(req: GraphRequest) -> GraphResponse:
+    user = lookups.user(req)
+    _authorize(req, user, permissions.WRITE_PHONE_METHODS, write=True)
+    body = _phone_body(req.body)
+    if "phoneNumber" not in body or "phoneType" not in body:
+        raise invalid("phoneNumber and phoneType are required.")
+    phone_type = body["phoneType"]
+    if phone_type in user.phones:
+        raise conflict(f"The user already has a phone method of type '{phone_type}': update or "
+                       "delete it instead.")
+    if phone_type == "alternateMobile" and "mobile" not in user.phones:
+        raise conflict("An alternateMobile phone can only be added when the user has a mobile "
+                       "phone.")
+    phone = Phone(phone_type, body["phoneNumber"],
+                  "notEnabled" if phone_type == "mobile" else "notSupported")
+    user.phones[phone_type] = phone
+    location = f"{req.base_url}/v1.0/users/{user.id}/authentication/phoneMethods/{phone.id}"
+    body_out = {"@odata.context": req.context_url(
+        f"users('{user.id}')/authentication/phoneMethods/$entity")} | phone_json(phone)
+    return GraphResponse(status=201, body=body_out, headers={"Location": location})
+
+
+async def update_phone(req: GraphRequest) -> GraphResponse:
+    user = lookups.user(req)
+    _authorize(req, user, permissions.WRITE_PHONE_METHODS, write=True)
+    body = _phone_body(req.body)
+    phone = _phone(user, req.params["method"])
+    if "phoneType" in body and body["phoneType"] != phone.phone_type:
+        raise invalid("The phoneType of a phone method cannot be changed: add a phone of the "
+                      "new type and delete this one.")
+    if "phoneNumber" in body:
+        phone.number = body["phoneNumber"]
+        if phone.sms_sign_in_state in ("ready", "phoneNumberNotUnique"):
+            phone.sms_sign_in_state = _sms_state(req, user, phone.number)
+    return no_content()
+
+
+async def delete_phone(req: GraphRequest) -> GraphResponse:
+    user = lookups.user(req)
+    _authorize(req, user, permissions.WRITE_PHONE_METHODS, write=True)
+    phone = _phone(user, req.params["method"])
+    if phone.phone_type == "mobile" and "alternateMobile" in user.phones:
+        raise conflict("The mobile phone cannot be deleted while an alternateMobile phone "
+                       "exists: delete the alternateMobile phone first.")
+    del user.phones[phone.phone_type]
+    return no_content()
+
+
+def _sms_state(req: GraphRequest, user: User, number: str) -> str:
+    for other in req.directory.users.values():
+        mobile = other.phones.get("mobile")
+        if other is not user and mobile is not None and mobile.number == number:
+            return "phoneNumberNotUnique"
+    return "ready"
+
+
+async def _sms_target(req: GraphRequest) -> tuple[User, Phone]:
+    user = lookups.user(req)
+    _authorize(req, user, permissions.WRITE_PHONE_METHODS, write=True)
+    method_id = req.params["method"].lower()
+    if method_id in (PHONE_METHOD_IDS["alternateMobile"], PHONE_METHOD_IDS["office"]):
+        raise invalid("SMS sign-in can only be enabled or disabled on the mobile phone method.")
+    return user, _phone(user, method_id)
+
+
+async def enable_sms_sign_in(req: GraphRequest) -> GraphResponse:
+    user, phone = await _sms_target(req)
+    phone.sms_sign_in_state = _sms_state(req, user, phone.number)
+    return no_content()
+
+
+async def disable_sms_sign_in(req: GraphRequest) -> GraphResponse:
+    _, phone = await _sms_target(req)
+    phone.sms_sign_in_state = "notEnabled"
+    return no_content()
+
+
+# -- resetPassword and its long-running operation ------------------------------------------
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def reset_password(req: GraphRequest) -> GraphResponse:
+    user = lookups.user(req)
+    method_id = req.params["method"].lower()
+    if method_id in PHONE_TYPES_BY_ID:
+        raise invalid("resetPassword applies only to the password method "
+                      f"'{PASSWORD_METHOD_ID}'.")
+    if method_id != PASSWORD_METHOD_ID:
+        raise item_not_found("authentication method")
+    body = req.body if req.body is not None else {}
+    if not isinstance(body, dict) or set(body) - {"newPassword"}:
+        raise invalid("The body is empty or {\"newPassword\": \"...\"}.")
+    require(req.caller, permissions.RESET_PASSWORD)
+    if not admin_rules.may_reset_password(req.directory, req.caller.object_id, user.id):
+        raise access_denied()
+    given = body.get("newPassword")
+    password = (check_complexity(given, code="invalidRequest") if given is not None
+                else generate_temporary())
+    user.password = password
+    user.force_change_password_next_sign_in = True
+    operation_id = str(uuid.uuid4())
+    operations: dict[str, dict[str, Any]] = req.fake.state.setdefault(OPERATIONS_KEY, {})
+    operations[operation_id] = {"user": user.id, "created": _now_iso(), "polls": 0,
+                                "at": time.time()}
+    headers = {
+        "Location": f"{req.base_url}/v1.0/users/{user.id}/authentication/operations/"
+                    f"{operation_id}",
+        "Retry-After": "1",
+    }
+    if given is not None:
+        return GraphResponse(status=202, headers=headers)
+    return GraphResponse(status=202, headers=headers, body={
+        "@odata.context": req.context_url("microsoft.graph.passwordResetResponse"),
+        "newPassword": password})
+
+
+async def get_operation(req: GraphRequest) -> GraphResponse:
+    """``running`` on the first poll, then ``succeeded`` (so that clients really poll)."""
+    user = lookups.user(req)
+    require(req.caller, permissions.READ_OPERATIONS)
+    operations: dict[str, dict[str, Any]] = req.fake.state.get(OPERATIONS_KEY, {})
+    op = operations.get(req.params["operation"].lower())
+    if op is None or op["user"] != user.id:
+        raise item_not_found("operation")
+    status = "running" if op["polls"] == 0 else "succeeded"
+    op["polls"] += 1
+    return GraphResponse(body={
+        "@odata.context": req.context_url(f"users('{user.id}')/authentication/operations/"
+                                          "$entity"),
+        "id": req.params["operation"].lower(), "status": status,
+        "createdDateTime": op["created"],
+        "lastActionDateTime": op["created"] if status == "running" else _now_iso(),
+        "resourceLocation": None, "statusDetail": None})

@@ -1,0 +1,81 @@
+"""What a Graph handler gets (GraphRequest) and gives back (GraphResponse)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..directory import Directory
+
+if TYPE_CHECKING:
+    from ..server import FakeGraph
+    from .odata import ODataQuery
+
+# Real Graph's JSON content type; kiota and aiohttp only look at the part before ';'.
+JSON_CONTENT_TYPE = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
+    "charset=utf-8"
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, from the verified bearer token."""
+
+    claims: dict[str, Any]
+    app_only: bool
+    client_id: str | None  # ``appid``
+    object_id: str  # ``oid``: the service principal (app-only) or the signed-in user
+    permissions: frozenset[str]  # ``roles`` (app-only) or the ``scp`` scopes (delegated)
+
+
+@dataclass
+class GraphRequest:
+    fake: FakeGraph
+    method: str
+    path: str  # normalised, after /v1.0 (see router.normalize_path)
+    query: dict[str, str]  # decoded; system query option names lower-cased (``$top``)
+    headers: Mapping[str, str]  # case-insensitive
+    body: Any  # parsed JSON, or None when the request had no body
+    caller: Caller
+    params: dict[str, str]  # captured from the route template, percent-decoded
+    request_id: str
+    client_request_id: str
+    batch: bool
+    _odata: ODataQuery | None = None
+
+    @property
+    def directory(self) -> Directory:
+        return self.fake.directory
+
+    @property
+    def base_url(self) -> str:
+        return self.fake.base_url.rstrip("/")
+
+    @property
+    def eventual(self) -> bool:
+        """``ConsistencyLevel: eventual`` (kiota lower-cases the header name)."""
+        return self.headers.get("ConsistencyLevel", "").strip().lower() == "eventual"
+
+    @property
+    def odata(self) -> ODataQuery:
+        if self._odata is None:
+            from .odata import parse_query
+
+            self._odata = parse_query(self.query)
+        return self._odata
+
+    def context_url(self, fragment: str) -> str:
+        return f"{self.base_url}/v1.0/$metadata#{fragment}"
+
+
+@dataclass
+class GraphResponse:
+    status: int = 200
+    body: Any = None  # JSON-serialisable, or None for an empty body
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def no_content() -> GraphResponse:
+    return GraphResponse(status=204)

@@ -1,0 +1,79 @@
+"""Permission checks from the token: app-only ``roles`` or delegated ``scp``.
+
+Each endpoint names every permission that satisfies it (the least privileged one and the broader
+ones Graph documents: graph-and-entra-facts §2, SPEC §10). Missing all of them is
+``403 Authorization_RequestDenied``, "Insufficient privileges to complete the operation."
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..errors import access_denied
+from .context import Caller
+
+
+@dataclass(frozen=True)
+class Requirement:
+    application: frozenset[str]
+    delegated: frozenset[str]
+
+    def satisfied_by(self, caller: Caller) -> bool:
+        granted = self.application if caller.app_only else self.delegated
+        return not granted.isdisjoint(caller.permissions)
+
+    def __or__(self, other: Requirement) -> Requirement:
+        return Requirement(self.application | other.application, self.delegated | other.delegated)
+
+
+def needs(application: Iterable[str], delegated: Iterable[str] | None = None) -> Requirement:
+    """``delegated`` defaults to the application list (most directory reads are symmetric)."""
+    app = frozenset(application)
+    return Requirement(app, app if delegated is None else frozenset(delegated))
+
+
+def require(caller: Caller, requirement: Requirement) -> None:
+    if not requirement.satisfied_by(caller):
+        raise access_denied()
+
+
+_DIR_READ = ("Directory.Read.All", "Directory.ReadWrite.All")
+_AS_USER = ("Directory.AccessAsUser.All",)
+
+READ_USERS = needs(("User.Read.All", "User.ReadWrite.All", *_DIR_READ),
+                   ("User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", *_DIR_READ,
+                    *_AS_USER))
+READ_SELF = needs((), ("User.Read", "User.ReadWrite"))
+READ_GROUPS = needs(("Group.Read.All", "Group.ReadWrite.All", "GroupMember.Read.All",
+                     "GroupMember.ReadWrite.All", *_DIR_READ))
+READ_UNITS = needs(("AdministrativeUnit.Read.All", "AdministrativeUnit.ReadWrite.All",
+                    *_DIR_READ),
+                   ("AdministrativeUnit.Read.All", "AdministrativeUnit.ReadWrite.All",
+                    *_DIR_READ, *_AS_USER))
+READ_ROLES = needs(("RoleManagement.Read.Directory", "RoleManagement.Read.All",
+                    "RoleManagement.ReadWrite.Directory", *_DIR_READ))
+# memberOf / transitiveMemberOf of users and groups (facts §2.2).
+READ_MEMBERSHIPS = needs(
+    (*_DIR_READ, "GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All",
+     "Group.ReadWrite.All"),
+    ("User.Read.All", "User.ReadWrite.All", *_DIR_READ, "GroupMember.Read.All",
+     "Group.Read.All", *_AS_USER),
+)
+# Objects of a type the caller cannot read come back with only @odata.type and id (§2.1).
+READ_HIDDEN_MEMBERS = needs(("Member.Read.Hidden",))
+
+WRITE_USER = needs(("User.ReadWrite.All", "Directory.ReadWrite.All"),
+                   ("User.ReadWrite.All", "Directory.ReadWrite.All", *_AS_USER))
+WRITE_PASSWORD_PROFILE = WRITE_USER | needs(("User-PasswordProfile.ReadWrite.All",))
+WRITE_USER_PHONES = WRITE_USER | needs(("User-Phone.ReadWrite.All",))
+WRITE_ACCOUNT_ENABLED = WRITE_USER | needs(("User.EnableDisableAccount.All",))
+
+_AUTH_RW = ("UserAuthenticationMethod.ReadWrite.All",)
+READ_AUTH_METHODS = needs(("UserAuthenticationMethod.Read.All", *_AUTH_RW))
+READ_PHONE_METHODS = READ_AUTH_METHODS | needs(("UserAuthMethod-Phone.Read.All",
+                                                "UserAuthMethod-Phone.ReadWrite.All"))
+WRITE_PHONE_METHODS = needs((*_AUTH_RW, "UserAuthMethod-Phone.ReadWrite.All"))
+# resetPassword and its operation: "Application: not supported" (facts §2.4a).
+RESET_PASSWORD = needs((), _AUTH_RW)
+READ_OPERATIONS = needs((), ("UserAuthenticationMethod.Read.All", *_AUTH_RW))

@@ -1,0 +1,70 @@
+"""Every ``/v1.0`` route of the fake, in one table."""
+
+from __future__ import annotations
+
+from . import administrative_units as au
+from . import auth_methods as am
+from . import batch, memberships, roles, users
+from .router import Router
+
+_USER = "/users/{user}"
+_AUTH = _USER + "/authentication"
+_UNIT = "/directory/administrativeUnits/{unit}"
+_GROUP = "/groups/{group}"
+
+
+def build_router() -> Router:
+    r = Router()
+    r.post("/$batch", batch.run_batch)
+
+    r.get("/users", users.list_users)
+    r.get(_USER, users.get_user)
+    r.patch(_USER, users.patch_user)
+    r.get(_USER + "/memberOf", memberships.user_member_of)
+    r.get(_USER + "/memberOf/{cast}", memberships.user_member_of)
+    r.get(_USER + "/transitiveMemberOf", memberships.user_transitive_member_of)
+    r.get(_USER + "/transitiveMemberOf/{cast}", memberships.user_transitive_member_of)
+
+    r.get(_AUTH + "/methods", am.list_methods)
+    r.get(_AUTH + "/methods/{method}", am.get_method)
+    r.post(_AUTH + "/methods/{method}/resetPassword", am.reset_password)
+    r.get(_AUTH + "/passwordMethods", am.list_password_methods)
+    r.get(_AUTH + "/operations/{operation}", am.get_operation)
+    r.get(_AUTH + "/phoneMethods", am.list_phones)
+    r.post(_AUTH + "/phoneMethods", am.create_phone)
+    r.get(_AUTH + "/phoneMethods/{method}", am.get_phone)
+    r.patch(_AUTH + "/phoneMethods/{method}", am.update_phone)
+    r.delete(_AUTH + "/phoneMethods/{method}", am.delete_phone)
+    r.post(_AUTH + "/phoneMethods/{method}/enableSmsSignIn", am.enable_sms_sign_in)
+    r.post(_AUTH + "/phoneMethods/{method}/disableSmsSignIn", am.disable_sms_sign_in)
+
+    r.get("/directory/administrativeUnits", au.list_units)
+    r.get(_UNIT, au.get_unit)
+    r.get(_UNIT + "/members", au.list_members)
+    r.get(_UNIT + "/members/$ref", au.list_member_refs)
+    r.get(_UNIT + "/members/{cast}", au.list_members)
+    r.get(_UNIT + "/members/{member}", au.get_member)
+    r.get(_UNIT + "/members/{member}/{cast}", au.get_member)
+    r.get(_UNIT + "/scopedRoleMembers", au.list_scoped_role_members)
+
+    r.get("/groups", memberships.list_groups)
+    r.get(_GROUP, memberships.get_group)
+    r.get(_GROUP + "/members", memberships.group_members)
+    r.get(_GROUP + "/members/{cast}", memberships.group_members)
+    r.get(_GROUP + "/transitiveMembers", memberships.group_transitive_members)
+    r.get(_GROUP + "/transitiveMembers/{cast}", memberships.group_transitive_members)
+    r.get(_GROUP + "/memberOf", memberships.group_member_of)
+    r.get(_GROUP + "/memberOf/{cast}", memberships.group_member_of)
+    r.get(_GROUP + "/transitiveMemberOf", memberships.group_transitive_member_of)
+    r.get(_GROUP + "/transitiveMemberOf/{cast}", memberships.group_transitive_member_of)
+
+    r.get("/roleManagement/directory/roleAssignments", roles.list_role_assignments)
+    r.get("/roleManagement/directory/roleAssignments/{assignment}", roles.get_role_assignment)
+    r.get("/roleManagement/directory/roleDefinitions", roles.list_role_definitions)
+    r.get("/roleManagement/directory/roleDefinitions/{definition}", roles.get_role_definition)
+    r.get("/directoryRoles", roles.list_directory_roles)
+    r.get("/directoryRoles/{role}", roles.get_directory_role)
+    r.get("/directoryRoles/{role}/members", roles.directory_role_members)
+    r.get("/directoryRoles/{role}/members/{cast}", roles.directory_role_members)
+    r.get("/directoryRoles/{role}/scopedMembers", roles.directory_role_scoped_members)
+    return r
