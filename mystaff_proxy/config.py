@@ -1,0 +1,430 @@
+"""The configuration file (SPEC §5), validated once at start into frozen, typed settings.
+
+Every problem is reported as ``NAME: [section] key: message`` (NAME = the path as given), all
+of them at once in ``ConfigError.errors``. Secrets in the environment win over the file:
+``MYSTAFF_CLIENT_SECRET`` and ``MYSTAFF_SESSION_SECRET``. (``MYSTAFF_CONFIG``, the file's path,
+is read by the CLI.) Relative paths (policy, audit, ca_file, certificate_path) are used as
+written, relative to the working directory.
+
+Keys beyond SPEC §5 (documented in config.example.toml): ``[server] log_level``,
+``[app] certificate_path`` / ``managed_identity``, ``[session] backend`` (only ``"cookie"`` for
+now), ``[graph] timeout_seconds`` / ``retry_budget_seconds`` / ``max_retries``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
+
+from .phones import is_valid_region
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+CLIENT_SECRET_ENV: Final = "MYSTAFF_CLIENT_SECRET"
+SESSION_SECRET_ENV: Final = "MYSTAFF_SESSION_SECRET"
+CONFIG_ENV: Final = "MYSTAFF_CONFIG"
+MIN_SESSION_SECRET_BYTES: Final = 32
+LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+SESSION_BACKENDS: Final = ("cookie",)  # "redis" is planned
+
+_GUID_RE: Final = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_B64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; ``errors`` names each key and what is wrong with it."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    public_url: str  # scheme://host[:port], no trailing slash
+    host: str = "0.0.0.0"  # noqa: S104 - the documented default: listen on every interface
+    port: int = 8080
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    log_level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSettings:
+    id: str  # lower-cased GUID
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    ca_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AppSettings:
+    client_id: str
+    client_secret: str = field(default="", repr=False)
+    certificate_path: str = ""
+    managed_identity: bool = False
+    api_scope: str = "access_as_user"
+
+    @property
+    def credential_kind(self) -> str:
+        """"secret", "certificate", "managed_identity" or "none" (demo only)."""
+        if self.managed_identity:
+            return "managed_identity"
+        if self.certificate_path:
+            return "certificate"
+        return "secret" if self.client_secret else "none"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    secret: str = field(default="", repr=False)  # urlsafe base64 of 32+ random bytes
+    max_age_minutes: int = 480
+    idle_minutes: int = 30
+    backend: str = "cookie"
+    cookie_name: str = "__Host-mystaff"  # derived: "__Host-" only when the cookie is Secure
+    secret_generated: bool = False  # True when the demo generated it (sessions die on restart)
+
+    @property
+    def secret_bytes(self) -> bytes:
+        return _b64decode(self.secret)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    path: str = "policies/contoso.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class PhonesSettings:
+    default_region: str = "US"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    path: str = "audit.jsonl"  # "-" = standard output
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSettings:
+    timeout_seconds: float = 10.0  # one Graph call
+    retry_budget_seconds: float = 30.0  # all retries of one call, Retry-After included
+    max_retries: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server: ServerSettings
+    tenant: TenantSettings
+    app: AppSettings
+    session: SessionSettings = SessionSettings()
+    policy: PolicySettings = PolicySettings()
+    phones: PhonesSettings = PhonesSettings()
+    audit: AuditSettings = AuditSettings()
+    graph: GraphSettings = GraphSettings()
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.server.public_url + "/auth/callback"
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Secure cookies, except for plain http on loopback (a browser would drop them)."""
+        return not self.server.public_url.startswith("http://")
+
+    @property
+    def authority(self) -> str:
+        return f"{self.tenant.authority_host}/{self.tenant.id}"
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+_SECTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "server": ("host", "port", "public_url", "trusted_proxies", "log_level"),
+    "tenant": ("id", "authority_host", "graph_url", "ca_file"),
+    "app": ("client_id", "client_secret", "certificate_path", "managed_identity", "api_scope"),
+    "session": ("secret", "max_age_minutes", "idle_minutes", "backend"),
+    "policy": ("path",),
+    "phones": ("default_region",),
+    "audit": ("path",),
+    "graph": ("timeout_seconds", "retry_budget_seconds", "max_retries"),
+}
+_REQUIRED: Final = {("server", "public_url"), ("tenant", "id"), ("app", "client_id")}
+
+
+def _b64decode(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Checker:
+    def __init__(self, name: str, data: Mapping[str, Any]) -> None:
+        self.name = name
+        self.data = data
+        self.errors: list[str] = []
+
+    def err(self, section: str, key: str, message: str) -> None:
+        where = f"[{section}] {key}" if key else f"[{section}]"
+        self.errors.append(f"{self.name}: {where}: {message}")
+
+    def get(self, section: str, key: str, default: _T, check: Callable[[Any], str | None],
+            convert: Callable[[Any], _T] | None = None) -> _T:
+        table = self.data.get(section, {})
+        if not isinstance(table, Mapping) or key not in table:
+            if (section, key) in _REQUIRED:
+                self.err(section, key, "missing (required)")
+            return default
+        value = table[key]
+        problem = check(value)
+        if problem is not None:
+            self.err(section, key, problem)
+            return default
+        return convert(value) if convert is not None else value
+
+
+def _string(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be a string"
+
+
+def _nonempty(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return "must be a non-empty string"
+    return None
+
+
+def _token(value: Any) -> str | None:
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        return "must be a non-empty string without spaces"
+    return None
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _int_range(low: int, high: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return None
+        return f"must be a whole number from {low} to {high}"
+    return check
+
+
+def _number_range(low: float, high: float) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and low <= value <= high:
+            return None
+        return f"must be a number from {low:g} to {high:g}"
+    return check
+
+
+def _guid(value: Any) -> str | None:
+    if isinstance(value, str) and _GUID_RE.fullmatch(value):
+        return None
+    return "must be the tenant's id, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+def _url(*, https_only: bool, allow_path: bool) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return "must be a URL string"
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return "must be an absolute http(s) URL such as https://host"
+        if parts.username or parts.password:
+            return "must not contain a user name or password"
+        if parts.query or parts.fragment or value.endswith(("?", "#")):
+            return "must not have a query or fragment"
+        if not allow_path and parts.path not in ("", "/"):
+            return "must not have a path (scheme://host[:port] only)"
+        try:
+            _ = parts.port
+        except ValueError:
+            return "has an invalid port"
+        if parts.scheme == "http" and (https_only or not is_loopback_host(parts.hostname)):
+            return "must use https (plain http is only allowed on a loopback address)"
+        return None
+    return check
+
+
+def _no_slash(value: str) -> str:
+    return value.rstrip("/")
+
+
+def _networks(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return "must be a list of IP addresses or CIDR ranges"
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except (ValueError, TypeError):
+            return f"{item!r} is not an IP address or CIDR range"
+    return None
+
+
+def _to_networks(value: list[str]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(v, strict=False) for v in value)
+
+
+def _existing_file(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "must be a string (a file path)"
+    if value and not os.access(value, os.R_OK):
+        return f"cannot read the file {value!r}"
+    return None
+
+
+def _session_secret(value: Any) -> str | None:
+    if isinstance(value, str) and _B64URL_RE.fullmatch(value):
+        try:
+            if len(_b64decode(value)) >= MIN_SESSION_SECRET_BYTES:
+                return None
+        except (binascii.Error, ValueError):
+            pass
+    return (f"must be at least {MIN_SESSION_SECRET_BYTES} bytes of urlsafe base64; "
+            "generate one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if value in options:
+            return None
+        return f"must be one of: {', '.join(repr(o) for o in options)}"
+    return check
+
+
+def _region(value: Any) -> str | None:
+    if isinstance(value, str) and is_valid_region(value):
+        return None
+    return "must be a two-letter region code such as \"US\" or \"GB\""
+
+
+def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
+                        env: Mapping[str, str] | None = None, *,
+                        allow_no_credential: bool = False,
+                        generated_session_secret: bool = False) -> Settings:
+    """Validate already-parsed TOML (the demo builds one in memory)."""
+    env = os.environ if env is None else env
+    c = _Checker(name, data)
+    for section, value in data.items():
+        if section not in _SECTIONS:
+            c.err(section, "", f"unknown section (expected one of: {', '.join(_SECTIONS)})")
+        elif not isinstance(value, Mapping):
+            c.err(section, "", "must be a table")
+        else:
+            for key in value:
+                if key not in _SECTIONS[section]:
+                    c.err(section, key, "unknown key")
+
+    public_url = c.get("server", "public_url", "http://127.0.0.1:8080",
+                       _url(https_only=False, allow_path=False), _no_slash)
+    server = ServerSettings(
+        public_url=public_url,
+        host=c.get("server", "host", "0.0.0.0", _nonempty),  # noqa: S104
+        port=c.get("server", "port", 8080, _int_range(0, 65535)),
+        trusted_proxies=c.get("server", "trusted_proxies", (), _networks, _to_networks),
+        log_level=c.get("server", "log_level", "info", _choice(LOG_LEVELS)),
+    )
+    tenant = TenantSettings(
+        id=c.get("tenant", "id", "", _guid, str.lower),
+        authority_host=c.get("tenant", "authority_host", "https://login.microsoftonline.com",
+                             _url(https_only=True, allow_path=False), _no_slash),
+        graph_url=c.get("tenant", "graph_url", "https://graph.microsoft.com/v1.0",
+                        _url(https_only=False, allow_path=True), _no_slash),
+        ca_file=c.get("tenant", "ca_file", "", _existing_file),
+    )
+
+    client_secret = c.get("app", "client_secret", "", _string)
+    if env.get(CLIENT_SECRET_ENV):
+        client_secret = env[CLIENT_SECRET_ENV]
+    app = AppSettings(
+        client_id=c.get("app", "client_id", "", _token),
+        client_secret=client_secret,
+        certificate_path=c.get("app", "certificate_path", "", _existing_file),
+        managed_identity=c.get("app", "managed_identity", False, _boolean),
+        api_scope=c.get("app", "api_scope", "access_as_user", _token),
+    )
+    kinds = [k for k, on in (("client_secret", bool(app.client_secret)),
+                             ("certificate_path", bool(app.certificate_path)),
+                             ("managed_identity", app.managed_identity)) if on]
+    if len(kinds) > 1:
+        c.err("app", kinds[1], f"set only one app credential, not {' and '.join(kinds)}")
+    elif not kinds and not allow_no_credential:
+        c.err("app", "client_secret", "the app needs a credential: client_secret (or env "
+              f"{CLIENT_SECRET_ENV}), certificate_path, or managed_identity = true")
+
+    secure = not public_url.startswith("http://")
+    secret = c.get("session", "secret", "", _string)
+    if env.get(SESSION_SECRET_ENV):
+        secret = env[SESSION_SECRET_ENV]
+    generated = False
+    if not secret and generated_session_secret:
+        secret, generated = secrets.token_urlsafe(MIN_SESSION_SECRET_BYTES), True
+    if not secret:
+        c.err("session", "secret", "missing (required): set it, or env "
+              f"{SESSION_SECRET_ENV}; {_session_secret('')}")
+    elif (problem := _session_secret(secret)) is not None:
+        c.err("session", "secret", problem)
+    max_age = c.get("session", "max_age_minutes", 480, _int_range(1, 7 * 24 * 60))
+    idle = c.get("session", "idle_minutes", 30, _int_range(1, 7 * 24 * 60))
+    if idle > max_age:
+        c.err("session", "idle_minutes", f"must not exceed max_age_minutes ({max_age})")
+    session = SessionSettings(
+        secret=secret, max_age_minutes=max_age, idle_minutes=idle,
+        backend=c.get("session", "backend", "cookie", _choice(SESSION_BACKENDS)),
+        cookie_name="__Host-mystaff" if secure else "mystaff",
+        secret_generated=generated,
+    )
+    settings = Settings(
+        server=server, tenant=tenant, app=app, session=session,
+        policy=PolicySettings(c.get("policy", "path", "policies/contoso.yaml", _nonempty)),
+        phones=PhonesSettings(c.get("phones", "default_region", "US", _region, str.upper)),
+        audit=AuditSettings(c.get("audit", "path", "audit.jsonl", _nonempty)),
+        graph=GraphSettings(
+            timeout_seconds=float(c.get("graph", "timeout_seconds", 10.0,
+                                        _number_range(0.1, 300))),
+            retry_budget_seconds=float(c.get("graph", "retry_budget_seconds", 30.0,
+                                             _number_range(0, 600))),
+            max_retries=c.get("graph", "max_retries", 3, _int_range(0, 10)),
+        ),
+    )
+    if c.errors:
+        raise ConfigError(c.errors)
+    return settings
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None, *,
+                allow_no_credential: bool = False,
+                generated_session_secret: bool = False) -> Settings:
+    """Read and validate a TOML configuration file; raises ConfigError naming each bad key."""
+    name = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError([f"{name}: cannot read the configuration file: {exc.strerror}"]) \
+            from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{name}: invalid TOML: {exc}"]) from None
+    return config_from_mapping(data, name, env, allow_no_credential=allow_no_credential,
+                               generated_session_secret=generated_session_secret)

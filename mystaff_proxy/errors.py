@@ -1,0 +1,133 @@
+"""The JSON API's error codes (SPEC §7.2), their HTTP statuses and user-facing messages.
+
+::
+
+    ApiError                    code, message, status, retry_after
+    ├── raised by handlers with one of CODES
+    └── from_graph_error()      a GraphError mapped to the code a manager sees
+
+Messages are written for the manager reading them: one sentence, what happened and what to do.
+They never carry a Graph error text, a token, a password or a phone number.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+from .graph.exceptions import (
+    GraphConflict,
+    GraphError,
+    GraphNotFound,
+    GraphThrottled,
+    GraphUnavailable,
+)
+
+#: Every code the API answers with, in SPEC §7.2's order of precedence, and its HTTP status.
+#: ``upstream_unavailable`` is 503 by default; 502 and 504 are chosen by cause (see ``upstream``).
+CODES: Final[dict[str, int]] = {
+    "unauthenticated": 401,
+    "csrf_failed": 403,
+    "insufficient_permissions": 403,
+    "not_found": 404,
+    "forbidden": 403,
+    "protected_user": 403,
+    "invalid_request": 400,
+    "invalid_phone_number": 400,
+    "password_rejected": 400,
+    "rate_limited": 429,
+    "conflict": 409,
+    "upstream_unavailable": 503,
+}
+
+#: The default user-facing message of each code.
+MESSAGES: Final[dict[str, str]] = {
+    "unauthenticated": "You are not signed in, or your session has ended; sign in again.",
+    "csrf_failed": "This form has expired; reload the page and try again.",
+    "insufficient_permissions": "You do not manage any location; ask IT if you think you should.",
+    "not_found": "Not found; check the link, or go back to your staff list.",
+    "forbidden": "You may see this person but not do this here; ask IT if you need to.",
+    "protected_user": "This account is protected and cannot be changed here; contact IT.",
+    "invalid_request": "The request was not understood; reload the page and try again.",
+    "invalid_phone_number": "That is not a valid phone number; check it and try again.",
+    "password_rejected": "That password is not allowed; use a generated one or follow the rules.",
+    "rate_limited": "Too many changes in a short time; wait a while and try again.",
+    "conflict": "That conflicts with the person's current phone numbers; reload and try again.",
+    "upstream_unavailable": "Microsoft Entra ID is not answering; nothing was changed, "
+                            "try again in a minute.",
+}
+
+#: The three statuses ``upstream_unavailable`` may take, by cause.
+UPSTREAM_STATUS: Final[dict[str, int]] = {
+    "bad_gateway": 502,   # Graph answered, but with an error or a malformed answer
+    "unavailable": 503,   # Graph or the identity platform is down or throttling us
+    "timeout": 504,       # Graph did not answer in time
+}
+
+
+class ApiError(Exception):
+    """An error answer of the JSON API: ``{"error": {"code", "message", "requestId"}}``."""
+
+    def __init__(self, code: str, message: str | None = None, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        if code not in CODES:
+            raise ValueError(f"unknown API error code {code!r}")
+        if status is None:
+            status = CODES[code]
+        elif code == "upstream_unavailable":
+            if status not in UPSTREAM_STATUS.values():
+                raise ValueError(f"upstream_unavailable cannot be HTTP {status}")
+        elif status != CODES[code]:
+            raise ValueError(f"{code} is HTTP {CODES[code]}, not {status}")
+        self.code = code
+        self.message = message if message is not None else MESSAGES[code]
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(f"{status} {code}: {self.message}")
+
+    @classmethod
+    def upstream(cls, cause: str = "unavailable", message: str | None = None,
+                 retry_after: float | None = None) -> ApiError:
+        """``upstream_unavailable`` with the status for ``cause`` (a key of UPSTREAM_STATUS)."""
+        return cls("upstream_unavailable", message, UPSTREAM_STATUS[cause], retry_after)
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers: ``Retry-After`` in whole seconds (at least 1) when known."""
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        return error_body(self.code, self.message, request_id)
+
+
+def error_body(code: str, message: str, request_id: str) -> dict[str, Any]:
+    """The JSON body of an error answer."""
+    if code not in CODES:
+        raise ValueError(f"unknown API error code {code!r}")
+    return {"error": {"code": code, "message": message, "requestId": request_id}}
+
+
+def from_graph_error(exc: GraphError) -> ApiError:
+    """The API error for a Graph failure that the handler did not handle more precisely.
+
+    404 → ``not_found`` (e.g. no phone of that type; the target was already checked live),
+    409 → ``conflict``, 429 after the retry budget → 503 with Graph's ``Retry-After``,
+    a timeout (504) → 504, other 5xx / identity failures → 503, anything else Graph refused
+    (400, 401, 403: our request or our app's rights, not the manager's doing) → 502.
+    """
+    if isinstance(exc, GraphNotFound):
+        return ApiError("not_found")
+    if isinstance(exc, GraphConflict):
+        return ApiError("conflict")
+    if isinstance(exc, GraphThrottled):
+        return ApiError.upstream("unavailable", retry_after=exc.retry_after)
+    if isinstance(exc, GraphUnavailable):
+        if exc.status == 504:
+            return ApiError.upstream("timeout")
+        if exc.status in (500, 503) or exc.code == "identity":
+            return ApiError.upstream("unavailable", retry_after=exc.retry_after)
+        return ApiError.upstream("bad_gateway")
+    return ApiError.upstream(
+        "bad_gateway",
+        "Microsoft Entra ID refused the request; nothing was changed, contact IT if it persists.")

@@ -1,0 +1,137 @@
+"""The evaluation table of SPEC §8 / §7.2: every rule, and the order in which they answer."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from mystaff_proxy.authz import ActionRequest, Decision, TargetFacts, allowed_actions, decide
+from mystaff_proxy.policy import Action, Protection
+
+MGR = "aaaaaaaa-0000-0000-0000-000000000001"
+BOB = "bbbbbbbb-0000-0000-0000-000000000002"
+CEO = "cccccccc-0000-0000-0000-000000000003"
+VIP_GROUP = "dddddddd-0000-0000-0000-000000000004"
+OTHER_GROUP = "eeeeeeee-0000-0000-0000-000000000005"
+
+R, P = Action.RESET_PASSWORD, Action.MANAGE_PHONE
+GRANTS = {"seattle": frozenset({R, P}), "tacoma": frozenset({R}), "portland": frozenset()}
+PROTECTION = Protection(admins=True, user_ids=frozenset({CEO}),
+                        upns=frozenset({"ceo@contoso.com"}), group_ids=frozenset({VIP_GROUP}))
+
+STAFF = TargetFacts(target_id=BOB, is_member=True, target_upn="bob@contoso.com",
+                    role_template_ids=frozenset(), holds_scoped_role=False,
+                    in_role_assignable_group=False, group_ids=frozenset({OTHER_GROUP}))
+
+
+def _req(location: str = "seattle", action: str = "reset_password",
+         oid: str = MGR) -> ActionRequest:
+    return ActionRequest(manager_oid=oid, grants=GRANTS, location=location, action=action)
+
+
+CASES: list[tuple[str, ActionRequest, TargetFacts | None, Decision]] = [
+    ("allowed", _req(), STAFF, Decision(True)),
+    ("phone allowed", _req(action="manage_phone"), STAFF, Decision(True)),
+    ("view allowed", _req(action="view"), STAFF, Decision(True)),
+    ("view with no actions granted", _req("portland", "view"), STAFF, Decision(True)),
+    # 3. location not the manager's -> not_found, before anything else, even unknown facts
+    ("unknown location", _req("boston"), STAFF, Decision(False, "not_found", "location")),
+    ("location case-sensitive", _req("Seattle"), STAFF, Decision(False, "not_found", "location")),
+    ("foreign location beats unknown facts", _req("boston"), None,
+     Decision(False, "not_found", "location")),
+    # 4. not a member -> not_found, even for a protected user or an action not allowed
+    ("not a member", _req(), replace(STAFF, is_member=False),
+     Decision(False, "not_found", "not_member")),
+    ("not a member beats forbidden", _req("tacoma", "manage_phone"),
+     replace(STAFF, is_member=False), Decision(False, "not_found", "not_member")),
+    ("not a member beats protected", _req(), replace(STAFF, is_member=False, target_id=CEO),
+     Decision(False, "not_found", "not_member")),
+    ("membership unknown", _req(), replace(STAFF, is_member=None),
+     Decision(False, "upstream_unavailable", "facts_unknown")),
+    ("no facts at all", _req(), None, Decision(False, "upstream_unavailable", "facts_unknown")),
+    # 5. action not allowed there -> forbidden, before protected_user
+    ("action not allowed here", _req("tacoma", "manage_phone"), STAFF,
+     Decision(False, "forbidden", "action")),
+    ("nothing allowed here", _req("portland"), STAFF, Decision(False, "forbidden", "action")),
+    ("forbidden beats protected", _req("tacoma", "manage_phone"),
+     replace(STAFF, target_id=CEO), Decision(False, "forbidden", "action")),
+    # 6. protected
+    ("self", _req(oid=BOB), STAFF, Decision(False, "protected_user", "self")),
+    ("self, case-insensitive", _req(oid=BOB.upper()), STAFF,
+     Decision(False, "protected_user", "self")),
+    ("protected by id", _req(), replace(STAFF, target_id=CEO),
+     Decision(False, "protected_user", "protected_user")),
+    ("protected by UPN", _req(), replace(STAFF, target_upn="CEO@contoso.com"),
+     Decision(False, "protected_user", "protected_user")),
+    ("protected group (transitive)", _req(),
+     replace(STAFF, group_ids=frozenset({OTHER_GROUP, VIP_GROUP})),
+     Decision(False, "protected_user", "protected_group")),
+    ("tenant-wide role", _req(), replace(STAFF, role_template_ids=frozenset({"role"})),
+     Decision(False, "protected_user", "admin")),
+    ("AU-scoped role", _req(), replace(STAFF, holds_scoped_role=True),
+     Decision(False, "protected_user", "admin")),
+    ("role-assignable group", _req("seattle", "manage_phone"),
+     replace(STAFF, in_role_assignable_group=True), Decision(False, "protected_user", "admin")),
+    ("protected user may be viewed", _req(action="view"),
+     replace(STAFF, target_id=CEO, role_template_ids=frozenset({"r"})), Decision(True)),
+    ("self may be viewed", _req(action="view", oid=BOB), STAFF, Decision(True)),
+    # fail closed on unknown protection facts, for changes only
+    ("groups unknown", _req(), replace(STAFF, group_ids=None),
+     Decision(False, "upstream_unavailable", "facts_unknown")),
+    ("roles unknown", _req(), replace(STAFF, role_template_ids=None),
+     Decision(False, "upstream_unavailable", "facts_unknown")),
+    ("scoped roles unknown", _req(), replace(STAFF, holds_scoped_role=None),
+     Decision(False, "upstream_unavailable", "facts_unknown")),
+    ("role-assignable unknown", _req(), replace(STAFF, in_role_assignable_group=None),
+     Decision(False, "upstream_unavailable", "facts_unknown")),
+    ("view needs only membership", _req(action="view"),
+     TargetFacts(target_id=BOB, is_member=True), Decision(True)),
+]
+
+
+@pytest.mark.parametrize(("request_", "facts", "expected"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_decide(request_: ActionRequest, facts: TargetFacts | None, expected: Decision) -> None:
+    assert decide(request_, facts, PROTECTION) == expected
+
+
+def test_admins_unprotected_when_policy_says_so() -> None:
+    open_admins = replace(PROTECTION, admins=False)
+    admin = replace(STAFF, role_template_ids=frozenset({"r"}), holds_scoped_role=True,
+                    in_role_assignable_group=True)
+    assert decide(_req(), admin, open_admins) == Decision(True)
+    # role facts are not needed then, but the protected lists still apply
+    unknown_roles = replace(STAFF, role_template_ids=None, holds_scoped_role=None,
+                            in_role_assignable_group=None)
+    assert decide(_req(), unknown_roles, open_admins) == Decision(True)
+    assert decide(_req(oid=BOB), STAFF, open_admins).code == "protected_user"
+
+
+def test_unknown_action_is_a_programming_error() -> None:
+    with pytest.raises(ValueError):
+        _req(action="delete_user")
+
+
+def test_allowed_actions() -> None:
+    def actions(location: str, facts: TargetFacts | None, oid: str = MGR) -> list[str]:
+        return allowed_actions(GRANTS, location, facts, PROTECTION, manager_oid=oid)
+
+    assert actions("seattle", STAFF) == ["reset_password", "manage_phone"]
+    assert actions("tacoma", STAFF) == ["reset_password"]
+    assert actions("portland", STAFF) == []
+    assert actions("boston", STAFF) == []
+    assert actions("seattle", replace(STAFF, target_id=CEO)) == []
+    assert actions("seattle", STAFF, oid=BOB) == []
+    assert actions("seattle", replace(STAFF, group_ids=None)) == []
+    assert actions("seattle", None) == []
+
+
+def test_facts_from_snapshot() -> None:
+    from mystaff_proxy.graph.operations import TargetSnapshot, UserProfile
+
+    snap = TargetSnapshot(BOB, True, UserProfile(BOB, "Bob", "bob@contoso.com", None, None),
+                          frozenset({"r1"}), True, False, frozenset({VIP_GROUP}), None)
+    facts = TargetFacts.from_snapshot(snap)
+    assert facts == TargetFacts(BOB, True, "bob@contoso.com", frozenset({"r1"}), True, False,
+                                frozenset({VIP_GROUP}))

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mystaff_proxy.config import ConfigError, config_from_mapping, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+SECRET = secrets.token_urlsafe(32)
+
+
+def _data(**sections: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "server": {"public_url": "https://mystaff.contoso.com"},
+        "tenant": {"id": TENANT},
+        "app": {"client_id": "11111111-1111-1111-1111-111111111111", "client_secret": "s"},
+        "session": {"secret": SECRET},
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return data
+
+
+def _errors(data: dict[str, Any], env: dict[str, str] | None = None, **kw: Any) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        config_from_mapping(data, "config.toml", env or {}, **kw)
+    return info.value.errors
+
+
+def test_example_config_loads_with_secrets_from_env() -> None:
+    env = {"MYSTAFF_CLIENT_SECRET": "from-env", "MYSTAFF_SESSION_SECRET": SECRET}
+    s = load_config(ROOT / "config.example.toml", env)
+    assert s.app.client_secret == "from-env" and s.session.secret == SECRET
+    assert s.server.public_url == "https://mystaff.contoso.com"
+    assert s.redirect_uri == "https://mystaff.contoso.com/auth/callback"
+    assert s.authority == "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000"
+    assert s.cookie_secure and s.session.cookie_name == "__Host-mystaff"
+    assert s.graph.timeout_seconds == 10 and s.graph.max_retries == 3
+    assert s.policy.path == "policies/contoso.yaml" and s.audit.path == "audit.jsonl"
+
+
+def test_example_config_without_secrets_names_both_keys() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(ROOT / "config.example.toml", {})
+    assert [e.split(":")[1].strip() for e in info.value.errors] == [
+        "[app] client_secret", "[session] secret"]
+
+
+def test_defaults() -> None:
+    s = config_from_mapping(_data(), "config.toml", {})
+    assert (s.server.host, s.server.port, s.server.trusted_proxies) == ("0.0.0.0", 8080, ())
+    assert s.server.log_level == "info"
+    assert s.tenant.graph_url == "https://graph.microsoft.com/v1.0" and s.tenant.ca_file == ""
+    assert s.app.api_scope == "access_as_user" and s.app.credential_kind == "secret"
+    assert (s.session.max_age_minutes, s.session.idle_minutes) == (480, 30)
+    assert s.session.backend == "cookie" and len(s.session.secret_bytes) == 32
+    assert s.phones.default_region == "US"
+    assert (s.graph.retry_budget_seconds, s.graph.max_retries) == (30.0, 3)
+
+
+def test_secrets_not_in_repr() -> None:
+    s = config_from_mapping(_data(app={"client_secret": "hunter2hunter2"}), "c", {})
+    assert "hunter2" not in repr(s) and SECRET not in repr(s)
+
+
+def test_env_wins_over_file() -> None:
+    other = secrets.token_urlsafe(40)
+    s = config_from_mapping(_data(), "c", {"MYSTAFF_CLIENT_SECRET": "env",
+                                           "MYSTAFF_SESSION_SECRET": other})
+    assert (s.app.client_secret, s.session.secret) == ("env", other)
+
+
+def test_plain_http_on_loopback_only() -> None:
+    s = config_from_mapping(_data(server={"public_url": "http://127.0.0.1:8080/"}), "c", {})
+    assert s.server.public_url == "http://127.0.0.1:8080"
+    assert not s.cookie_secure and s.session.cookie_name == "mystaff"
+    assert s.redirect_uri == "http://127.0.0.1:8080/auth/callback"
+    for url in ("http://localhost:9000", "http://[::1]:8080"):
+        assert not config_from_mapping(_data(server={"public_url": url}), "c", {}).cookie_secure
+
+
+@pytest.mark.parametrize(("section", "key", "value", "message"), [
+    ("server", "public_url", "http://mystaff.contoso.com", "must use https"),
+    ("server", "public_url", "https://mystaff.contoso.com/app", "must not have a path"),
+    ("server", "public_url", "https://x.com/?a=1", "query or fragment"),
+    ("server", "public_url", "mystaff.contoso.com", "absolute http(s) URL"),
+    ("server", "public_url", "https://u:p@x.com", "user name or password"),
+    ("server", "port", 70000, "0 to 65535"),
+    ("server", "port", "8080", "0 to 65535"),
+    ("server", "trusted_proxies", ["10.0.0.0/8", "proxy.local"], "'proxy.local' is not"),
+    ("server", "trusted_proxies", "10.0.0.1", "must be a list"),
+    ("server", "log_level", "verbose", "must be one of"),
+    ("server", "colour", "red", "unknown key"),
+    ("tenant", "id", "contoso.com", "GUID"),
+    ("tenant", "authority_host", "http://127.0.0.1:8443", "must use https"),
+    ("tenant", "ca_file", "/nonexistent/ca.pem", "cannot read the file"),
+    ("app", "client_id", "", "non-empty"),
+    ("app", "managed_identity", "yes", "true or false"),
+    ("app", "certificate_path", "/nonexistent/cert.pem", "cannot read the file"),
+    ("session", "secret", "short", "at least 32 bytes of urlsafe base64"),
+    ("session", "secret", "a+b/" * 12, "at least 32 bytes of urlsafe base64"),
+    ("session", "max_age_minutes", 0, "1 to 10080"),
+    ("session", "idle_minutes", 600, "must not exceed max_age_minutes"),
+    ("session", "backend", "redis", "must be one of: 'cookie'"),
+    ("phones", "default_region", "XX", "two-letter region"),
+    ("audit", "path", "", "non-empty"),
+    ("policy", "path", 3, "non-empty"),
+    ("graph", "timeout_seconds", 0, "0.1 to 300"),
+    ("graph", "max_retries", 11, "0 to 10"),
+])
+def test_invalid_key_is_named(section: str, key: str, value: Any, message: str) -> None:
+    errors = _errors(_data(**{section: {key: value}}))
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"config.toml: [{section}] {key}: ")
+    assert message in errors[0]
+
+
+def test_session_secret_message() -> None:
+    errors = _errors(_data(session={"secret": "abc"}))
+    assert errors[0].startswith("config.toml: [session] secret: must be at least 32 bytes of "
+                                "urlsafe base64")
+
+
+def test_required_keys_and_unknown_sections() -> None:
+    errors = _errors({"app": {"client_secret": "s"}, "session": {"secret": SECRET},
+                      "extras": {}})
+    assert errors == [
+        "config.toml: [extras]: unknown section (expected one of: server, tenant, app, "
+        "session, policy, phones, audit, graph)",
+        "config.toml: [server] public_url: missing (required)",
+        "config.toml: [tenant] id: missing (required)",
+        "config.toml: [app] client_id: missing (required)",
+    ]
+
+
+def test_exactly_one_credential(tmp_path: Path) -> None:
+    cert = tmp_path / "app.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\n")
+    two = _errors(_data(app={"certificate_path": str(cert)}))
+    assert two == ["config.toml: [app] certificate_path: set only one app credential, not "
+                   "client_secret and certificate_path"]
+    s = config_from_mapping(_data(app={"client_secret": "", "managed_identity": True}), "c", {})
+    assert s.app.credential_kind == "managed_identity"
+    none = _data(app={"client_secret": ""})
+    assert "needs a credential" in _errors(none)[0]
+    demo = config_from_mapping(none, "c", {}, allow_no_credential=True)
+    assert demo.app.credential_kind == "none"
+
+
+def test_session_secret_required_unless_generated() -> None:
+    data = _data(session={"secret": ""})
+    assert _errors(data)[0].startswith("config.toml: [session] secret: missing (required)")
+    s = config_from_mapping(data, "c", {}, generated_session_secret=True)
+    assert s.session.secret_generated and len(s.session.secret_bytes) >= 32
+    kept = config_from_mapping(_data(), "c", {}, generated_session_secret=True)
+    assert kept.session.secret == SECRET and not kept.session.secret_generated
+
+
+def test_trusted_proxies_parsed() -> None:
+    s = config_from_mapping(_data(server={"trusted_proxies": ["10.0.0.0/8", "::1",
+                                                              "192.168.1.7"]}), "c", {})
+    assert s.server.trusted_proxies == (ipaddress.ip_network("10.0.0.0/8"),
+                                        ipaddress.ip_network("::1"),
+                                        ipaddress.ip_network("192.168.1.7/32"))
+
+
+def test_all_errors_at_once() -> None:
+    errors = _errors(_data(server={"port": -1}, tenant={"id": "x"}, phones={"default_region": 1}))
+    assert [e.split(":")[1].strip() for e in errors] == [
+        "[server] port", "[tenant] id", "[phones] default_region"]
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the configuration file"):
+        load_config(tmp_path / "none.toml", {})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(bad, {})
+    assert info.value.errors[0].startswith(f"{bad}: invalid TOML: ")
