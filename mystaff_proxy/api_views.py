@@ -1,0 +1,188 @@
+"""The JSON API (SPEC §7.2). Thin: authenticate, read parameters, call StaffService, answer."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .bearer import BearerError
+from .errors import ApiError
+from .graph.operations import PhoneMethod
+from .openapi import build_openapi
+from .services import SERVICES
+from .staff import PHONE_TYPES, Caller, LocationView
+
+Handler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
+_INVALID_BODY = object()  # a body that is not JSON: refused as invalid_request, in turn
+
+
+async def authenticate(request: web.Request, *, unsafe: bool) -> Caller:
+    """The caller from a bearer token or a session cookie; CSRF checked for cookies."""
+    svc = request.app[SERVICES]
+    request_id: str = request["request_id"]
+    auth = request.headers.get("Authorization", "")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError("unauthenticated")
+        try:
+            user = await svc.bearer.validate(token.strip())
+        except BearerError:
+            raise ApiError("unauthenticated") from None
+        return Caller(user.oid, user.upn, user.name, request_id)
+    session = await svc.session_from(request)
+    if session is None:
+        raise ApiError("unauthenticated")
+    request["session"] = session
+    if unsafe:
+        sent = request.headers.get("X-CSRF-Token", "")
+        if not secrets.compare_digest(sent.encode(), session.csrf.encode()):
+            raise ApiError("csrf_failed")
+    return Caller(session.oid, session.upn, session.name, request_id)
+
+
+def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
+        caller = await authenticate(request, unsafe=unsafe)
+        return await handler(request, caller)
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(data, ensure_ascii=False), status=status,
+                        content_type="application/json")
+
+
+async def _body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    if request.content_type != "application/json":
+        return _INVALID_BODY
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return _INVALID_BODY
+
+
+def _location(view: LocationView) -> dict[str, Any]:
+    return {"id": view.id, "name": view.name, "actions": list(view.actions)}
+
+
+def _phone(p: PhoneMethod) -> dict[str, Any]:
+    return {"phoneType": p.phone_type, "phoneNumber": p.phone_number,
+            "smsSignInState": p.sms_sign_in_state}
+
+
+@api
+async def me(request: web.Request, caller: Caller) -> web.StreamResponse:
+    svc = request.app[SERVICES]
+    locations = await svc.staff.locations(caller, required=False)
+    out: dict[str, Any] = {"id": caller.oid, "displayName": caller.name,
+                           "userPrincipalName": caller.upn,
+                           "locations": [_location(v) for v in locations]}
+    session = request.get("session")
+    if session is not None:
+        out["csrfToken"] = session.csrf
+    return _json(out)
+
+
+@api
+async def locations(request: web.Request, caller: Caller) -> web.StreamResponse:
+    views = await request.app[SERVICES].staff.locations(caller)
+    return _json({"value": [_location(v) for v in views]})
+
+
+def _top(raw: str | None) -> int:
+    if raw is None:
+        return 25
+    try:
+        return int(raw) if raw.isdigit() and len(raw) <= 3 else 0
+    except ValueError:
+        return 0
+
+
+@api
+async def staff_list(request: web.Request, caller: Caller) -> web.StreamResponse:
+    q = request.query
+    page = await request.app[SERVICES].staff.staff_page(
+        caller, request.match_info["loc"], search=q.get("search", ""), top=_top(q.get("top")),
+        cursor=q.get("cursor") or None)
+    return _json({
+        "value": [{"id": s.id, "displayName": s.display_name,
+                   "userPrincipalName": s.user_principal_name, "jobTitle": s.job_title}
+                  for s in page.items],
+        "nextCursor": page.next_cursor,
+    })
+
+
+@api
+async def staff_profile(request: web.Request, caller: Caller) -> web.StreamResponse:
+    p = await request.app[SERVICES].staff.profile(caller, request.match_info["loc"],
+                                                  request.match_info["userId"])
+    return _json({"id": p.id, "displayName": p.display_name,
+                  "userPrincipalName": p.user_principal_name, "mail": p.mail,
+                  "jobTitle": p.job_title, "actions": list(p.actions),
+                  "phoneMethods": [_phone(m) for m in p.phones]})
+
+
+@api
+async def reset_password(request: web.Request, caller: Caller) -> web.StreamResponse:
+    password = await request.app[SERVICES].staff.reset_password(
+        caller, request.match_info["loc"], request.match_info["userId"], await _body(request))
+    response = _json({"temporaryPassword": password, "forceChangePasswordNextSignIn": True})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@api
+async def add_phone(request: web.Request, caller: Caller) -> web.StreamResponse:
+    stored = await request.app[SERVICES].staff.add_phone(
+        caller, request.match_info["loc"], request.match_info["userId"], await _body(request))
+    return _json(_phone(stored), status=201)
+
+
+def _phone_type(request: web.Request) -> str:
+    value = request.match_info["phoneType"]
+    return value if value in PHONE_TYPES else ""
+
+
+@api
+async def change_phone(request: web.Request, caller: Caller) -> web.StreamResponse:
+    stored = await request.app[SERVICES].staff.change_phone(
+        caller, request.match_info["loc"], request.match_info["userId"], _phone_type(request),
+        await _body(request))
+    return _json(_phone(stored))
+
+
+@api
+async def remove_phone(request: web.Request, caller: Caller) -> web.StreamResponse:
+    await request.app[SERVICES].staff.remove_phone(
+        caller, request.match_info["loc"], request.match_info["userId"], _phone_type(request))
+    return web.Response(status=204)
+
+
+async def openapi(request: web.Request) -> web.StreamResponse:
+    return _json(build_openapi())
+
+
+def setup_api_routes(app: web.Application) -> None:
+    base = "/api/v1"
+    staff = base + "/locations/{loc}/staff/{userId}"
+    app.router.add_get(base + "/me", me)
+    app.router.add_get(base + "/locations", locations)
+    app.router.add_get(base + "/locations/{loc}/staff", staff_list)
+    app.router.add_get(staff, staff_profile)
+    app.router.add_post(staff + "/password", reset_password)
+    app.router.add_post(staff + "/phone-methods", add_phone)
+    app.router.add_patch(staff + "/phone-methods/{phoneType}", change_phone)
+    app.router.add_delete(staff + "/phone-methods/{phoneType}", remove_phone)
+    app.router.add_get(base + "/openapi.json", openapi)

@@ -1,0 +1,227 @@
+"""``init_app(settings)``: the aiohttp application, its services and its middleware.
+
+Middleware order matters: ``request_context`` is outermost so that every answer, errors
+included, carries a request id, is measured, and gets the security headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from .api_views import setup_api_routes
+from .audit import AuditLog
+from .auth_views import callback, login, logout
+from .bearer import BearerValidator, JwksCache
+from .config import Settings
+from .errors import ApiError
+from .graph.client import GraphClient
+from .graph.credentials import AppToken, build_credential
+from .graph.exceptions import GraphError
+from .graph.operations import GraphOperations
+from .metrics import Metrics
+from .pages import Pages
+from .policy_runtime import PolicyRuntime
+from .ratelimit import MemoryRateLimiter
+from .services import SERVICES, Services
+from .sessions import MemoryRevocations, Sealer, SessionManager
+from .signin import SignIn
+from .staff import StaffService
+
+log = logging.getLogger("mystaff_proxy")
+
+MAX_BODY = 16 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def _ssl_context(ca_file: str) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(ca_file)
+    return context
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request["request_id"] = uuid.uuid4().hex
+    svc = request.app[SERVICES]
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except ApiError as exc:
+        status = exc.status
+        if request.path.startswith("/api/"):
+            response = web.json_response(exc.body(request["request_id"]), status=exc.status,
+                                         headers=exc.headers())
+        else:
+            response = svc.pages.error(request, exc.code, detail=exc.message,
+                                       retry_after=exc.retry_after)
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception:
+        log.exception("unexpected error (request %s)", request["request_id"])
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        svc.metrics.observe_request(route, request.method, status,
+                                    time.perf_counter() - started)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    if "X-Request-Id" not in headers and "request_id" in request:
+        headers["X-Request-Id"] = request["request_id"]
+    if not request.path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+    svc = request.app[SERVICES]
+    if svc.settings.server.public_url.startswith("https://"):
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.StreamResponse:
+    svc = request.app[SERVICES]
+    reasons = []
+    if svc.policy.current is None:
+        reasons.append(f"no policy in force: {svc.policy.last_error or 'not loaded yet'}")
+    try:
+        await asyncio.wait_for(svc.app_token(), timeout=5)
+    except (GraphError, TimeoutError):
+        reasons.append("cannot obtain a Graph token")
+    if reasons:
+        return web.json_response({"status": "not ready", "reasons": reasons}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    text = request.app[SERVICES].metrics.render()
+    return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
+    metrics = Metrics()
+    credential = build_credential(
+        tenant_id=settings.tenant.id, client_id=settings.app.client_id,
+        authority_host=settings.tenant.authority_host,
+        client_secret=settings.app.client_secret,
+        certificate_path=settings.app.certificate_path,
+        managed_identity=settings.app.managed_identity, ca_file=settings.tenant.ca_file)
+    app_token = AppToken(credential)
+    client = GraphClient(settings.tenant.graph_url, http, app_token,
+                         timeout=settings.graph.timeout_seconds,
+                         max_retries=settings.graph.max_retries,
+                         retry_budget=settings.graph.retry_budget_seconds,
+                         observer=metrics.observe_graph)
+    ops = GraphOperations(client)
+    policy = PolicyRuntime(settings.policy.path, ops, metrics)
+    audit = AuditLog(settings.audit.path)
+    limiter = MemoryRateLimiter()
+    secret = settings.session.secret_bytes
+    sessions = SessionManager(secret, max_age=settings.session.max_age_minutes * 60,
+                              idle=settings.session.idle_minutes * 60,
+                              revocations=MemoryRevocations())
+    credential_for_signin: str | dict[str, str] | None = settings.app.client_secret or None
+    if settings.app.certificate_path:
+        credential_for_signin = _certificate_credential(settings.app.certificate_path)
+    signin = SignIn(client_id=settings.app.client_id, authority=settings.authority,
+                    tenant_id=settings.tenant.id, redirect_uri=settings.redirect_uri,
+                    client_credential=credential_for_signin, ca_file=settings.tenant.ca_file)
+    jwks = JwksCache(f"{settings.authority}/discovery/v2.0/keys", http)
+    bearer = BearerValidator(jwks=jwks, tenant_id=settings.tenant.id,
+                             issuer=f"{settings.authority}/v2.0",
+                             client_id=settings.app.client_id, scope=settings.app.api_scope)
+    staff = StaffService(ops=ops, policy=policy, audit=audit, limiter=limiter,
+                         cursor_sealer=Sealer(secret, b"cursor-v1"),
+                         default_region=settings.phones.default_region)
+    return Services(settings=settings, http=http, app_token=app_token, ops=ops, policy=policy,
+                    audit=audit, metrics=metrics, limiter=limiter, sessions=sessions,
+                    signin=signin, bearer=bearer, staff=staff, pages=Pages())
+
+
+def _certificate_credential(path: str) -> dict[str, str]:
+    """MSAL's certificate credential from a PEM holding the private key and certificate."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    pem = open(path, "rb").read()  # noqa: SIM115 - read once at start-up
+    cert = x509.load_pem_x509_certificate(pem)
+    key = serialization.load_pem_private_key(pem, password=None)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    thumbprint = hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()  # noqa: S324 - x5t is SHA-1 by definition
+    return {"private_key": key_pem, "thumbprint": thumbprint,
+            "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode()}
+
+
+def init_app(settings: Settings, *, watch_policy: bool = True) -> web.Application:
+    app = web.Application(middlewares=[request_context], client_max_size=MAX_BODY)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(ssl=_ssl_context(settings.tenant.ca_file), limit=100)
+        http = aiohttp.ClientSession(connector=connector)
+        svc = build_services(settings, http)
+        app[SERVICES] = svc
+        svc.audit.check()
+        await svc.policy.reload(force=True)
+        if svc.policy.policy is None and svc.policy.last_error and \
+                "cannot resolve" not in svc.policy.last_error:
+            await http.close()
+            raise RuntimeError(f"policy refused: {svc.policy.last_error}")
+        if watch_policy:
+            svc.policy.start()
+        # Warm what the first request would otherwise pay for: the app token and MSAL's
+        # discovery document (failures here are not fatal: /readyz reports them).
+        try:
+            await svc.app_token()
+        except GraphError as exc:
+            log.warning("no Graph token at start-up: %s", exc.code)
+        try:
+            await svc.signin.warm_up()
+        except Exception as exc:  # sign-in reports its own errors at /auth/login
+            log.warning("sign-in not ready at start-up: %s", type(exc).__name__)
+        yield
+        await svc.policy.stop()
+        await svc.app_token.close()
+        await http.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_response_prepare.append(_security_headers)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/auth/login", login)
+    app.router.add_get("/auth/callback", callback)
+    app.router.add_post("/auth/logout", logout)
+    setup_api_routes(app)
+    from .web import setup_page_routes
+
+    setup_page_routes(app)
+    return app

@@ -1,0 +1,82 @@
+"""Sign-in, callback and sign-out (SPEC §7.1). Thin: the work is in signin.py and sessions.py."""
+
+from __future__ import annotations
+
+import secrets
+
+from aiohttp import web
+
+from .audit import AuditEvent, EventType, Outcome
+from .redirects import absolute_redirect, safe_next
+from .services import SERVICES, Services, audit_actor
+from .sessions import Session
+from .signin import SignInError
+
+FLOW_COOKIE_MAX_AGE = 600
+SIGNIN_ATTEMPTS_PER_MINUTE = 30
+
+
+def _flow_cookie(svc: Services) -> str:
+    return "__Host-mystaff-signin" if svc.cookie_secure else "mystaff-signin"
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    svc = request.app[SERVICES]
+    wait = await svc.limiter.acquire(f"signin:{svc.client_address(request)}",
+                                     SIGNIN_ATTEMPTS_PER_MINUTE, 60)
+    if wait is not None:
+        return svc.pages.error(request, "rate_limited", retry_after=wait)
+    browser = request.cookies.get(_flow_cookie(svc)) or ""
+    if len(browser) != 43:
+        browser = secrets.token_urlsafe(32)
+    login_hint = request.query.get("login_hint") or None
+    try:
+        url = await svc.signin.start(browser=browser,
+                                     next_path=safe_next(request.query.get("next")),
+                                     login_hint=login_hint[:256] if login_hint else None)
+    except SignInError as exc:
+        return svc.pages.error(request, "upstream_unavailable", detail=exc.message)
+    response = web.HTTPFound(url)
+    response.set_cookie(_flow_cookie(svc), browser, max_age=FLOW_COOKIE_MAX_AGE, path="/",
+                        httponly=True, secure=svc.cookie_secure, samesite="Lax")
+    return response
+
+
+async def callback(request: web.Request) -> web.StreamResponse:
+    svc = request.app[SERVICES]
+    browser = request.cookies.get(_flow_cookie(svc), "")
+    try:
+        user, next_path = await svc.signin.finish(browser=browser, params=request.query)
+    except SignInError as exc:
+        await svc.audit.write(AuditEvent(
+            request_id=request["request_id"], event=EventType.SIGN_IN, actor=None,
+            outcome=Outcome.FAILED if exc.reason == "identity_unavailable" else Outcome.DENIED,
+            reason=exc.reason))
+        code = "upstream_unavailable" if exc.reason == "identity_unavailable" else "sign_in_failed"
+        return svc.pages.error(request, code, detail=exc.message)
+    # A new session, with a new id, at every sign-in: nothing from before survives.
+    session = Session.new(oid=user.oid, upn=user.upn, name=user.name, tid=user.tid)
+    await svc.audit.write(AuditEvent(
+        request_id=request["request_id"], event=EventType.SIGN_IN,
+        actor=audit_actor(user.oid, user.upn), outcome=Outcome.SUCCESS))
+    response = web.HTTPFound(absolute_redirect(svc.settings.server.public_url, next_path))
+    svc.set_session_cookie(response, session)
+    response.del_cookie(_flow_cookie(svc), path="/")
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    svc = request.app[SERVICES]
+    session = await svc.session_from(request)
+    if session is not None:
+        form = await request.post()
+        token = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
+        if not secrets.compare_digest(token.encode(), session.csrf.encode()):
+            return svc.pages.error(request, "csrf_failed")
+        await svc.sessions.end(session)
+        await svc.audit.write(AuditEvent(
+            request_id=request["request_id"], event=EventType.SIGN_OUT,
+            actor=audit_actor(session.oid, session.upn), outcome=Outcome.SUCCESS))
+    response = web.HTTPFound("/")
+    svc.clear_session_cookie(response)
+    return response

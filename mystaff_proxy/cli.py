@@ -1,0 +1,130 @@
+"""``mystaff-proxy``: serve, demo, policy check (SPEC §4)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from .config import ConfigError, Settings, load_config
+from .policy import PolicyError, load_policy, policy_names, policy_user_ids
+
+
+def _load_settings(path: str) -> Settings:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .app import init_app
+
+    settings = _load_settings(args.config)
+    logging.basicConfig(level=settings.server.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    web.run_app(init_app(settings), host=settings.server.host, port=settings.server.port,
+                access_log=None, print=lambda s: print(s, flush=True))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(host=args.host, port=args.port)
+
+
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    try:
+        policy = load_policy(args.path)
+    except PolicyError as exc:
+        for line in exc.errors:
+            print(line)
+        return 1
+    if not args.online:
+        print(f"{args.path}: valid ({len(policy.locations)} locations, "
+              f"{len(policy.assignments)} assignments)")
+        return 0
+    if not args.config:
+        print("--online needs --config for the tenant and credentials", file=sys.stderr)
+        return 2
+    settings = _load_settings(args.config)
+    problems = asyncio.run(_check_online(settings, args.path, policy))
+    for line in problems:
+        print(line)
+    if not problems:
+        print(f"{args.path}: valid, and every name it uses exists in the tenant")
+    return 1 if problems else 0
+
+
+async def _check_online(settings: Settings, path: str, policy: object) -> list[str]:
+    import aiohttp
+
+    from .app import _ssl_context
+    from .graph.client import GraphClient
+    from .graph.credentials import AppToken, build_credential
+    from .graph.exceptions import GraphError
+    from .graph.operations import GraphOperations
+    from .policy import Policy
+
+    assert isinstance(policy, Policy)
+    names = policy_names(policy)
+    credential = build_credential(
+        tenant_id=settings.tenant.id, client_id=settings.app.client_id,
+        authority_host=settings.tenant.authority_host, client_secret=settings.app.client_secret,
+        certificate_path=settings.app.certificate_path,
+        managed_identity=settings.app.managed_identity, ca_file=settings.tenant.ca_file)
+    token = AppToken(credential)
+    problems: list[str] = []
+    connector = aiohttp.TCPConnector(ssl=_ssl_context(settings.tenant.ca_file))
+    async with aiohttp.ClientSession(connector=connector) as http:
+        ops = GraphOperations(GraphClient(settings.tenant.graph_url, http, token,
+                                          timeout=settings.graph.timeout_seconds))
+        try:
+            resolved = await ops.resolve_upns(names.upns)
+            problems += [f"{path}:{policy.upn_lines.get(u, 0)}: no user '{u}' in the tenant"
+                         for u in names.upns if u.lower() not in resolved]
+            for kind, ids in (("administrativeUnit", names.au_ids), ("group", names.group_ids),
+                              ("user", policy_user_ids(policy))):
+                for missing in await ops.missing_objects(kind, ids):
+                    problems.append(f"{path}:0: no {kind} '{missing}' in the tenant")
+        except GraphError as exc:
+            problems.append(f"{path}:0: cannot check against Graph: {exc.status} {exc.code}")
+        finally:
+            await token.close()
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mystaff-proxy",
+                                     description="A self-hosted My Staff for Microsoft Entra ID")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the proxy against an offline fake tenant")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.set_defaults(func=cmd_demo)
+    serve = sub.add_parser("serve", help="run the proxy (production)")
+    serve.add_argument("--config", default=os.environ.get("MYSTAFF_CONFIG", "config.toml"))
+    serve.set_defaults(func=cmd_serve)
+    policy = sub.add_parser("policy", help="policy file tools")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_sub.add_parser("check", help="validate a policy file")
+    check.add_argument("path")
+    check.add_argument("--config", default=None)
+    check.add_argument("--online", action="store_true",
+                       help="also check every name against the tenant (needs --config)")
+    check.set_defaults(func=cmd_policy_check)
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""The policy in force: loaded at start, reloaded when the file changes, UPNs resolved.
+
+A file that fails validation (or whose names cannot be resolved because Graph is down) is
+refused with a logged error and a metric, and the last good policy stays in force (SPEC §6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+from .graph.exceptions import GraphError
+from .graph.operations import GraphOperations
+from .metrics import Metrics
+from .policy import Policy, PolicyError, ResolvedPolicy, load_policy, policy_names, resolve
+
+log = logging.getLogger("mystaff_proxy.policy")
+
+CHECK_INTERVAL = 2.0
+RESOLVE_INTERVAL = 900.0
+
+
+class PolicyRuntime:
+    def __init__(self, path: str | Path, ops: GraphOperations, metrics: Metrics, *,
+                 check_interval: float = CHECK_INTERVAL,
+                 resolve_interval: float = RESOLVE_INTERVAL) -> None:
+        self.path = Path(path)
+        self._ops = ops
+        self._metrics = metrics
+        self._check_interval = check_interval
+        self._resolve_interval = resolve_interval
+        self.current: ResolvedPolicy | None = None
+        self.policy: Policy | None = None
+        self.last_error: str | None = None
+        self._digest: str | None = None
+        self._resolved_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def _read(self) -> tuple[bytes, str]:
+        data = self.path.read_bytes()
+        return data, hashlib.sha256(data).hexdigest()
+
+    async def reload(self, *, force: bool = False) -> bool:
+        """Load the file if it changed (or ``force``); True when a new policy took effect."""
+        try:
+            _, digest = await asyncio.to_thread(self._read)
+        except OSError as exc:
+            return self._refuse(f"{self.path}: cannot read policy file: {exc.strerror}")
+        stale = time.monotonic() - self._resolved_at > self._resolve_interval
+        if digest == self._digest and not force and not stale:
+            return False
+        try:
+            policy = await asyncio.to_thread(load_policy, self.path)
+        except PolicyError as exc:
+            self._digest = digest  # do not re-log the same broken file every tick
+            return self._refuse("; ".join(exc.errors))
+        upns, _, _ = policy_names(policy)
+        try:
+            upn_map = await self._ops.resolve_upns(upns) if upns else {}
+        except GraphError as exc:
+            return self._refuse(f"cannot resolve the policy's UPNs through Graph: {exc.code}")
+        resolved = resolve(policy, upn_map)
+        for warning in resolved.warnings:
+            log.warning("policy: %s", warning)
+        self.policy, self.current = policy, resolved
+        self._digest, self._resolved_at = digest, time.monotonic()
+        self.last_error = None
+        self._metrics.policy_reloads += 1
+        log.info("policy loaded from %s", self.path)
+        return True
+
+    def _refuse(self, message: str) -> bool:
+        self.last_error = message
+        self._metrics.policy_reload_failures += 1
+        if self.current is None:
+            log.error("policy refused, no policy in force: %s", message)
+        else:
+            log.error("policy refused, the last good policy stays in force: %s", message)
+        return False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._check_interval)
+            try:
+                await self.reload()
+            except Exception:  # the watcher must never die; the failure is logged
+                log.exception("policy reload failed")
+                self._metrics.policy_reload_failures += 1

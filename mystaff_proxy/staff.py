@@ -1,0 +1,436 @@
+"""The manager's use cases: locations, staff lists, profiles, password resets, phone changes.
+
+Every request runs SPEC §8 afresh: the manager's grants from the policy in force (groups at most
+five minutes old), then one live ``$batch`` about the target, then ``authz.decide``; only then
+the body is read, the rate limit taken and the change sent. Each refusal and each change is
+audited once; a change is reported done only after its record is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from . import authz
+from .audit import AuditEvent, AuditLog, AuditUnavailable, EventType, Outcome, Principal
+from .errors import ApiError, from_graph_error
+from .graph.exceptions import GraphError
+from .graph.operations import GraphOperations, PhoneMethod, StaffSummary, TargetSnapshot, is_guid
+from .passwords import check_password, generate_password
+from .phones import InvalidPhoneNumber, is_valid_region, last_digits, normalize_phone
+from .policy import Action, ResolvedPolicy
+from .policy_runtime import PolicyRuntime
+from .ratelimit import RateLimiter
+from .sessions import Sealer
+
+GROUPS_MAX_AGE = 300.0  # SPEC §8.2: a manager's groups are at most five minutes old
+PHONE_TYPES = ("mobile", "alternateMobile", "office")
+MAX_SEARCH = 64
+_HOUR = 3600.0
+_SEARCH_OK = re.compile(r"^[^\x00-\x1f\x7f]*$")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in user: from a session cookie or a bearer token."""
+
+    oid: str
+    upn: str
+    name: str
+    request_id: str
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.oid, self.upn)
+
+
+@dataclass(frozen=True)
+class LocationView:
+    id: str
+    name: str
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StaffPageView:
+    items: tuple[StaffSummary, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    id: str
+    display_name: str
+    user_principal_name: str
+    mail: str | None
+    job_title: str | None
+    actions: tuple[str, ...]
+    phones: tuple[PhoneMethod, ...]
+    protected_reason: str | None  # why no change is possible (for the page), else None
+
+
+class ManagerGroups:
+    """A manager's transitive group ids, fetched from Graph and kept five minutes."""
+
+    def __init__(self, ops: GraphOperations) -> None:
+        self._ops = ops
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def get(self, oid: str) -> frozenset[str]:
+        hit = self._cache.get(oid)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < GROUPS_MAX_AGE:
+            return hit[1]
+        groups = await self._ops.transitive_group_ids(oid)
+        if len(self._cache) > 10_000:
+            self._cache = {k: v for k, v in self._cache.items() if now - v[0] < GROUPS_MAX_AGE}
+        self._cache[oid] = (now, groups)
+        return groups
+
+
+class StaffService:
+    def __init__(self, *, ops: GraphOperations, policy: PolicyRuntime, audit: AuditLog,
+                 limiter: RateLimiter, cursor_sealer: Sealer, default_region: str) -> None:
+        self._ops = ops
+        self._policy = policy
+        self._audit = audit
+        self._limiter = limiter
+        self._cursors = cursor_sealer
+        self._default_region = default_region
+        self._groups = ManagerGroups(ops)
+        self._unit_names: dict[str, str] = {}
+
+    # -- who manages what ---------------------------------------------------------------------
+
+    def _policy_in_force(self) -> ResolvedPolicy:
+        current = self._policy.current
+        if current is None:
+            raise ApiError.upstream("unavailable", "No policy is in force; contact IT.")
+        return current
+
+    async def grants(self, caller: Caller) -> Mapping[str, frozenset[Action]]:
+        policy = self._policy_in_force()
+        groups: frozenset[str] = frozenset()
+        if policy.manager_group_ids:
+            try:
+                groups = await self._groups.get(caller.oid)
+            except GraphError as exc:
+                raise from_graph_error(exc) from None
+        return policy.locations_for_manager(caller.oid, groups)
+
+    async def _manager_grants(self, caller: Caller, event: EventType,
+                              action: str) -> Mapping[str, frozenset[Action]]:
+        grants = await self.grants(caller)
+        if not grants:
+            await self._refused(caller, event, "insufficient_permissions", action=action)
+        return grants
+
+    async def locations(self, caller: Caller, *, required: bool = True) -> list[LocationView]:
+        """The manager's locations; ``insufficient_permissions`` for a non-manager if required."""
+        grants = await self._manager_grants(caller, EventType.ACCESS_DENIED, "view") \
+            if required else await self.grants(caller)
+        policy = self._policy_in_force()
+        await self._load_unit_names(policy, list(grants))
+        out = []
+        for key in sorted(grants):
+            loc = policy.location(key)
+            if loc is None:
+                continue
+            name = loc.name or self._unit_names.get(loc.administrative_unit) or key
+            actions = tuple(a.value for a in Action if a in grants[key])
+            out.append(LocationView(key, name, actions))
+        return out
+
+    async def _load_unit_names(self, policy: ResolvedPolicy, keys: list[str]) -> None:
+        wanted = []
+        for key in keys:
+            loc = policy.location(key)
+            if loc is not None and loc.name is None and \
+                    loc.administrative_unit not in self._unit_names:
+                wanted.append(loc.administrative_unit)
+        if not wanted:
+            return
+        try:
+            names = await asyncio.gather(*(self._ops.unit_name(au) for au in wanted))
+        except GraphError:
+            return  # names are cosmetic: fall back to the location key
+        self._unit_names.update(zip(wanted, names, strict=True))
+
+    # -- staff lists ----------------------------------------------------------------------------
+
+    async def staff_page(self, caller: Caller, loc: str, *, search: str = "", top: int = 25,
+                         cursor: str | None = None) -> StaffPageView:
+        grants = await self._manager_grants(caller, EventType.ACCESS_DENIED, "view")
+        au = self._unit_of(grants, loc)
+        if au is None:
+            await self._refused(caller, EventType.ACCESS_DENIED, "not_found", location=loc,
+                                action="view")
+        next_link = None
+        if cursor:
+            next_link = self._open_cursor(caller, loc, au, cursor)
+            if next_link is None:
+                await self._refused(caller, EventType.ACCESS_DENIED, "invalid_request",
+                                    location=loc, action="view")
+        search = search.strip()
+        if len(search) > MAX_SEARCH or not _SEARCH_OK.match(search) or not 1 <= top <= 100:
+            await self._refused(caller, EventType.ACCESS_DENIED, "invalid_request",
+                                location=loc, action="view")
+        try:
+            page = await self._ops.list_staff(au, search=search, top=top, next_link=next_link)
+        except GraphError as exc:
+            await self._failed(caller, EventType.ACCESS_DENIED, exc, location=loc)
+        cursor_out = None
+        if page.next_link:
+            cursor_out = self._cursors.seal({"o": caller.oid, "l": loc, "a": au,
+                                             "n": page.next_link})
+        return StaffPageView(page.items, cursor_out)
+
+    def _open_cursor(self, caller: Caller, loc: str, au: str, cursor: str) -> str | None:
+        """A cursor is ours, for this manager and location, and points into this unit."""
+        data = self._cursors.open(cursor) if len(cursor) <= 4096 else None
+        if not data or data.get("o") != caller.oid or data.get("l") != loc \
+                or data.get("a") != au:
+            return None
+        link = data.get("n")
+        if not isinstance(link, str) or not self._ops.is_own_next_link(au, link):
+            return None
+        return link
+
+    def _unit_of(self, grants: Mapping[str, frozenset[Action]], loc: str) -> str | None:
+        if loc not in grants:
+            return None
+        location = self._policy_in_force().location(loc)
+        return location.administrative_unit if location is not None else None
+
+    # -- one person ---------------------------------------------------------------------------
+
+    async def _check(self, caller: Caller, loc: str, user_id: str, action: str,
+                     event: EventType, *, with_phones: bool) -> TargetSnapshot:
+        """SPEC §8 steps 2-6 for one target; refusals are audited and raised."""
+        grants = await self._manager_grants(caller, event, action)
+        au = self._unit_of(grants, loc)
+        if au is None or not is_guid(user_id):
+            await self._refused(caller, event, "not_found", location=loc, action=action)
+        try:
+            snapshot = await self._ops.fetch_target(au, user_id, with_phones=with_phones)
+        except GraphError as exc:
+            await self._failed(caller, event, exc, location=loc, target_id=user_id)
+        facts = authz.TargetFacts.from_snapshot(snapshot)
+        decision = authz.decide(authz.ActionRequest(caller.oid, grants, loc, action), facts,
+                                self._policy_in_force().protection)
+        if not decision.allowed:
+            target = _target(snapshot) if snapshot.is_member else None
+            await self._refused(caller, event, decision.code or "not_found", location=loc,
+                                action=action, target=target, why=decision.why)
+        return snapshot
+
+    async def profile(self, caller: Caller, loc: str, user_id: str) -> ProfileView:
+        snapshot = await self._check(caller, loc, user_id, authz.VIEW, EventType.ACCESS_DENIED,
+                                     with_phones=True)
+        grants = await self.grants(caller)
+        policy = self._policy_in_force()
+        facts = authz.TargetFacts.from_snapshot(snapshot)
+        actions = authz.allowed_actions(grants, loc, facts, policy.protection,
+                                        manager_oid=caller.oid)
+        protected_reason = None
+        if not actions:
+            probe = authz.decide(authz.ActionRequest(caller.oid, grants, loc,
+                                                     "reset_password"), facts, policy.protection)
+            if probe.code == "protected_user":
+                protected_reason = probe.why
+        profile = snapshot.profile
+        assert profile is not None
+        # A protected person's phone numbers are none of the manager's business.
+        phones = snapshot.phones or () if protected_reason is None else ()
+        return ProfileView(profile.id, profile.display_name, profile.user_principal_name,
+                           profile.mail, profile.job_title, tuple(actions), phones,
+                           protected_reason)
+
+    async def reset_password(self, caller: Caller, loc: str, user_id: str,
+                             body: Any) -> str:
+        event = EventType.PASSWORD_RESET
+        snapshot = await self._check(caller, loc, user_id, Action.RESET_PASSWORD.value, event,
+                                     with_phones=False)
+        target = _target(snapshot)
+        rules = self._policy_in_force().policy.password
+        if not isinstance(body, dict) or set(body) - {"password"}:
+            await self._refused(caller, event, "invalid_request", location=loc, target=target)
+        typed = body.get("password")
+        if typed is not None:
+            profile = snapshot.profile
+            assert profile is not None
+            if not isinstance(typed, str) or not rules.allow_manager_entered or check_password(
+                    typed, upn=profile.user_principal_name, display_name=profile.display_name):
+                await self._refused(caller, event, "password_rejected", location=loc,
+                                    target=target, method="manager_entered")
+        await self._take(caller, event, f"reset:{caller.oid}",
+                         self._policy_in_force().policy.limits
+                         .password_resets_per_manager_per_hour, loc, target)
+        password = typed if isinstance(typed, str) else generate_password(rules.length)
+        detail = {"method": "manager_entered" if typed is not None else "generated"}
+        try:
+            await self._ops.reset_password(snapshot.user_id, password)
+        except GraphError as exc:
+            await self._failed(caller, event, exc, location=loc, target=target, detail=detail)
+        await self._done(caller, event, loc, target, detail)
+        return password
+
+    async def add_phone(self, caller: Caller, loc: str, user_id: str,
+                        body: Any) -> PhoneMethod:
+        event = EventType.PHONE_ADDED
+        snapshot = await self._check(caller, loc, user_id, Action.MANAGE_PHONE.value, event,
+                                     with_phones=True)
+        target = _target(snapshot)
+        if not isinstance(body, dict) or set(body) - {"phoneType", "phoneNumber", "region"} \
+                or body.get("phoneType") not in PHONE_TYPES:
+            await self._refused(caller, event, "invalid_request", location=loc, target=target)
+        phone_type = str(body["phoneType"])
+        number = await self._number(caller, event, loc, target, body, phone_type)
+        have = {p.phone_type for p in snapshot.phones or ()}
+        if phone_type in have or (phone_type == "alternateMobile" and "mobile" not in have):
+            await self._refused(caller, event, "conflict", location=loc, target=target,
+                                phoneType=phone_type)
+        await self._take(caller, event, f"phone:{caller.oid}",
+                         self._policy_in_force().policy.limits.phone_changes_per_manager_per_hour,
+                         loc, target)
+        detail = {"phoneType": phone_type, "phoneLast2": last_digits(number)}
+        try:
+            stored = await self._ops.add_phone(snapshot.user_id, phone_type, number)
+        except GraphError as exc:
+            await self._failed(caller, event, exc, location=loc, target=target, detail=detail)
+        await self._done(caller, event, loc, target, detail)
+        return stored
+
+    async def change_phone(self, caller: Caller, loc: str, user_id: str, phone_type: str,
+                           body: Any) -> PhoneMethod:
+        event = EventType.PHONE_CHANGED
+        snapshot = await self._check(caller, loc, user_id, Action.MANAGE_PHONE.value, event,
+                                     with_phones=True)
+        target = _target(snapshot)
+        current = _phone_of(snapshot, phone_type)
+        if current is None:
+            await self._refused(caller, event, "not_found", location=loc, target=target,
+                                phoneType=phone_type if phone_type in PHONE_TYPES else None)
+        if not isinstance(body, dict) or set(body) - {"phoneNumber", "region"}:
+            await self._refused(caller, event, "invalid_request", location=loc, target=target)
+        number = await self._number(caller, event, loc, target, body, phone_type)
+        await self._take(caller, event, f"phone:{caller.oid}",
+                         self._policy_in_force().policy.limits.phone_changes_per_manager_per_hour,
+                         loc, target)
+        detail = {"phoneType": phone_type, "phoneLast2": last_digits(number),
+                  "previousPhoneLast2": last_digits(current.phone_number)}
+        try:
+            await self._ops.update_phone(snapshot.user_id, phone_type, number)
+        except GraphError as exc:
+            await self._failed(caller, event, exc, location=loc, target=target, detail=detail)
+        await self._done(caller, event, loc, target, detail)
+        # Graph answers 204: the state is the one read in the check, the number ours.
+        return PhoneMethod(phone_type, number, current.sms_sign_in_state)
+
+    async def remove_phone(self, caller: Caller, loc: str, user_id: str,
+                           phone_type: str) -> None:
+        event = EventType.PHONE_REMOVED
+        snapshot = await self._check(caller, loc, user_id, Action.MANAGE_PHONE.value, event,
+                                     with_phones=True)
+        target = _target(snapshot)
+        current = _phone_of(snapshot, phone_type)
+        if current is None:
+            await self._refused(caller, event, "not_found", location=loc, target=target,
+                                phoneType=phone_type if phone_type in PHONE_TYPES else None)
+        if phone_type == "mobile" and _phone_of(snapshot, "alternateMobile") is not None:
+            await self._refused(caller, event, "conflict", location=loc, target=target,
+                                phoneType=phone_type)
+        await self._take(caller, event, f"phone:{caller.oid}",
+                         self._policy_in_force().policy.limits.phone_changes_per_manager_per_hour,
+                         loc, target)
+        detail = {"phoneType": phone_type, "phoneLast2": last_digits(current.phone_number)}
+        try:
+            await self._ops.delete_phone(snapshot.user_id, phone_type)
+        except GraphError as exc:
+            await self._failed(caller, event, exc, location=loc, target=target, detail=detail)
+        await self._done(caller, event, loc, target, detail)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    async def _number(self, caller: Caller, event: EventType, loc: str, target: Principal,
+                      body: dict[str, Any], phone_type: str) -> str:
+        raw, region = body.get("phoneNumber"), body.get("region", self._default_region)
+        if not isinstance(raw, str) or not isinstance(region, str) \
+                or not is_valid_region(region):
+            await self._refused(caller, event, "invalid_request", location=loc, target=target,
+                                phoneType=phone_type)
+        try:
+            return normalize_phone(str(raw), str(region))
+        except InvalidPhoneNumber:
+            await self._refused(caller, event, "invalid_phone_number", location=loc,
+                                target=target, phoneType=phone_type)
+
+    async def _take(self, caller: Caller, event: EventType, key: str, limit: int, loc: str,
+                    target: Principal) -> None:
+        wait = await self._limiter.acquire(key, limit, _HOUR)
+        if wait is not None:
+            await self._refused(caller, event, "rate_limited", location=loc, target=target,
+                                retryAfter=int(wait) + 1, retry_after=wait)
+
+    async def _write(self, record: AuditEvent) -> None:
+        try:
+            await self._audit.write(record)
+        except AuditUnavailable:
+            raise ApiError.upstream("unavailable", "The audit log cannot be written; nothing "
+                                    "more was done. Contact IT.") from None
+
+    async def _refused(self, caller: Caller, event: EventType, code: str, *,
+                       location: str | None = None, target: Principal | None = None,
+                       action: str | None = None, why: str | None = None,
+                       retry_after: float | None = None, **detail: Any) -> NoReturn:
+        extra = {k: v for k, v in detail.items() if v is not None}
+        if action is not None and event is EventType.ACCESS_DENIED:
+            extra["action"] = action
+        if why is not None and why != code:
+            extra["why"] = why
+        await self._write(AuditEvent(
+            request_id=caller.request_id, event=event, actor=caller.principal,
+            outcome=Outcome.DENIED, target=target, location=location, reason=code,
+            detail=extra or None))
+        raise ApiError(code, retry_after=retry_after)
+
+    async def _failed(self, caller: Caller, event: EventType, exc: GraphError, *,
+                      location: str | None = None, target: Principal | None = None,
+                      target_id: str | None = None,
+                      detail: dict[str, Any] | None = None) -> NoReturn:
+        error = from_graph_error(exc)
+        if target is None and target_id is not None and is_guid(target_id):
+            target = Principal(target_id.lower(), "")
+        extra = dict(detail or {})
+        extra["graphStatus"] = exc.status
+        await self._write(AuditEvent(
+            request_id=caller.request_id, event=event, actor=caller.principal,
+            outcome=Outcome.DENIED if error.code in ("not_found", "conflict") else Outcome.FAILED,
+            target=target, location=location, reason=error.code, detail=extra))
+        raise error
+
+    async def _done(self, caller: Caller, event: EventType, loc: str, target: Principal,
+                    detail: dict[str, Any]) -> None:
+        try:
+            await self._audit.write(AuditEvent(
+                request_id=caller.request_id, event=event, actor=caller.principal,
+                outcome=Outcome.SUCCESS, target=target, location=loc, detail=detail))
+        except AuditUnavailable:
+            raise ApiError.upstream("unavailable", "The change was made but the audit log "
+                                    "cannot be written. Contact IT.") from None
+
+
+def _target(snapshot: TargetSnapshot) -> Principal:
+    profile = snapshot.profile
+    return Principal(snapshot.user_id, profile.user_principal_name if profile else "")
+
+
+def _phone_of(snapshot: TargetSnapshot, phone_type: str) -> PhoneMethod | None:
+    for phone in snapshot.phones or ():
+        if phone.phone_type == phone_type:
+            return phone
+    return None
