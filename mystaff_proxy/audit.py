@@ -19,7 +19,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -175,6 +175,49 @@ class AuditLog:
     def write_sync(self, event: AuditEvent) -> None:
         self._append(event.to_line())
 
+    async def begin(self, event: AuditEvent) -> PendingRecord:
+        """Write a change's record BEFORE the change is sent; ``finish`` fixes its outcome.
+
+        The record goes to disk as ``failed``/``interrupted`` (what is true if the process dies
+        before Graph answers), padded with spaces, so that ``finish`` can rewrite it in place
+        with the real outcome: a change is never on Graph without its line in the log, even
+        after ``kill -9``, and each change still has exactly one line. On standard output,
+        where nothing can be rewritten, the record is written by ``finish`` only.
+        """
+        provisional = replace(event, outcome=Outcome.FAILED, reason="interrupted",
+                              time=event.time or datetime.now(UTC))
+        if self.is_stdout:
+            return PendingRecord(self, provisional, None, 0, 0)
+        line = provisional.to_line()
+        padded = line[:-2] + b" " * _RESERVE + line[-2:]  # spaces before the final "}"
+        fd, offset = await asyncio.to_thread(self._append_reserved, padded)
+        return PendingRecord(self, provisional, fd, offset, len(padded))
+
+    def _append_reserved(self, line: bytes) -> tuple[int, int]:
+        """Append ``line``; return a second, non-appending fd on the same file and its offset."""
+        with self._lock:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                             0o600)
+            except OSError as exc:
+                raise AuditUnavailable(f"cannot open the audit log: {exc.strerror}") from None
+            try:
+                size = os.fstat(fd).st_size
+                written = os.write(fd, line)
+                if written != len(line):
+                    os.ftruncate(fd, size)
+                    raise AuditUnavailable("the audit log is full")
+                offset = os.lseek(fd, 0, os.SEEK_CUR) - len(line)
+                os.fsync(fd)
+                # O_APPEND would make pwrite append (Linux): rewrite through a plain fd on the
+                # same inode, which also survives a rotation between begin and finish.
+                rewrite = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise AuditUnavailable(f"cannot write the audit log: {exc.strerror}") from None
+            finally:
+                os.close(fd)
+            return rewrite, offset
+
     def check(self) -> None:
         """Fail early (at start-up) when the log cannot be opened for appending."""
         if self.is_stdout:
@@ -225,3 +268,45 @@ class AuditLog:
                     raise
         except OSError as exc:
             raise AuditUnavailable(f"cannot write the audit log: {exc.strerror}") from None
+
+
+_RESERVE: Final = 160  # bytes kept free in a provisional line for the final reason and detail
+
+
+class PendingRecord:
+    """A change's record on disk as ``interrupted``, waiting for the change's outcome."""
+
+    def __init__(self, log: AuditLog, event: AuditEvent, fd: int | None, offset: int,
+                 length: int) -> None:
+        self._log = log
+        self._event = event
+        self._fd = fd
+        self._offset = offset
+        self._length = length
+
+    async def finish(self, outcome: Outcome, reason: str | None = None,
+                     detail: Mapping[str, str | int | bool] | None = None) -> None:
+        """Rewrite the record with the real outcome, fsynced; raises AuditUnavailable."""
+        final = replace(self._event, outcome=outcome, reason=reason,
+                        detail={**(self._event.detail or {}), **(detail or {})} or None)
+        if self._fd is None:
+            await self._log.write(final)
+            return
+        line = final.to_line()
+        if len(line) > self._length:
+            final = replace(final, detail=self._event.detail)
+            line = final.to_line()
+        padded = line[:-2] + b" " * (self._length - len(line)) + line[-2:]
+        await asyncio.to_thread(self._rewrite, padded)
+
+    def _rewrite(self, line: bytes) -> None:
+        assert self._fd is not None and len(line) == self._length
+        fd, self._fd = self._fd, None
+        try:
+            os.pwrite(fd, line, self._offset)
+            os.fsync(fd)
+        except OSError as exc:
+            raise AuditUnavailable(f"cannot complete the audit record: {exc.strerror}") \
+                from None
+        finally:
+            os.close(fd)

@@ -11,12 +11,20 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from . import authz
-from .audit import AuditEvent, AuditLog, AuditUnavailable, EventType, Outcome, Principal
+from .audit import (
+    AuditEvent,
+    AuditLog,
+    AuditUnavailable,
+    EventType,
+    Outcome,
+    PendingRecord,
+    Principal,
+)
 from .errors import ApiError, from_graph_error
 from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations, PhoneMethod, StaffSummary, TargetSnapshot, is_guid
@@ -31,6 +39,7 @@ GROUPS_MAX_AGE = 300.0  # SPEC §8.2: a manager's groups are at most five minute
 PHONE_TYPES = ("mobile", "alternateMobile", "office")
 MAX_SEARCH = 64
 _HOUR = 3600.0
+_T = TypeVar("_T")
 _SEARCH_OK = re.compile(r"^[^\x00-\x1f\x7f]*$")
 
 
@@ -272,11 +281,8 @@ class StaffService:
                          .password_resets_per_manager_per_hour, loc, target)
         password = typed if isinstance(typed, str) else generate_password(rules.length)
         detail = {"method": "manager_entered" if typed is not None else "generated"}
-        try:
-            await self._ops.reset_password(snapshot.user_id, password)
-        except GraphError as exc:
-            await self._failed(caller, event, exc, location=loc, target=target, detail=detail)
-        await self._done(caller, event, loc, target, detail)
+        await self._change(caller, event, loc, target, detail,
+                           self._ops.reset_password(snapshot.user_id, password))
         return password
 
     async def add_phone(self, caller: Caller, loc: str, user_id: str,
@@ -298,11 +304,9 @@ class StaffService:
                          self._policy_in_force().policy.limits.phone_changes_per_manager_per_hour,
                          loc, target)
         detail = {"phoneType": phone_type, "phoneLast2": last_digits(number)}
-        try:
-            stored = await self._ops.add_phone(snapshot.user_id, phone_type, number)
-        except GraphError as exc:
-            await self._failed(caller, event, exc, location=loc, target=target, detail=detail)
-        await self._done(caller, event, loc, target, detail)
+        stored: PhoneMethod = await self._change(
+            caller, event, loc, target, detail,
+            self._ops.add_phone(snapshot.user_id, phone_type, number))
         return stored
 
     async def change_phone(self, caller: Caller, loc: str, user_id: str, phone_type: str,
@@ -323,11 +327,8 @@ class StaffService:
                          loc, target)
         detail = {"phoneType": phone_type, "phoneLast2": last_digits(number),
                   "previousPhoneLast2": last_digits(current.phone_number)}
-        try:
-            await self._ops.update_phone(snapshot.user_id, phone_type, number)
-        except GraphError as exc:
-            await self._failed(caller, event, exc, location=loc, target=target, detail=detail)
-        await self._done(caller, event, loc, target, detail)
+        await self._change(caller, event, loc, target, detail,
+                           self._ops.update_phone(snapshot.user_id, phone_type, number))
         # Graph answers 204: the state is the one read in the check, the number ours.
         return PhoneMethod(phone_type, number, current.sms_sign_in_state)
 
@@ -348,11 +349,8 @@ class StaffService:
                          self._policy_in_force().policy.limits.phone_changes_per_manager_per_hour,
                          loc, target)
         detail = {"phoneType": phone_type, "phoneLast2": last_digits(current.phone_number)}
-        try:
-            await self._ops.delete_phone(snapshot.user_id, phone_type)
-        except GraphError as exc:
-            await self._failed(caller, event, exc, location=loc, target=target, detail=detail)
-        await self._done(caller, event, loc, target, detail)
+        await self._change(caller, event, loc, target, detail,
+                           self._ops.delete_phone(snapshot.user_id, phone_type))
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -413,15 +411,40 @@ class StaffService:
             target=target, location=location, reason=error.code, detail=extra))
         raise error
 
-    async def _done(self, caller: Caller, event: EventType, loc: str, target: Principal,
-                    detail: dict[str, Any]) -> None:
+    async def _change(self, caller: Caller, event: EventType, loc: str, target: Principal,
+                      detail: dict[str, Any], change: Coroutine[Any, Any, _T]) -> _T:
+        """Send a change to Graph between its audit record's two writes (audit.begin)."""
         try:
-            await self._audit.write(AuditEvent(
+            pending = await self._audit.begin(AuditEvent(
                 request_id=caller.request_id, event=event, actor=caller.principal,
                 outcome=Outcome.SUCCESS, target=target, location=loc, detail=detail))
         except AuditUnavailable:
-            raise ApiError.upstream("unavailable", "The change was made but the audit log "
-                                    "cannot be written. Contact IT.") from None
+            change.close()
+            raise ApiError.upstream("unavailable", "The audit log cannot be written, so "
+                                    "nothing was changed. Contact IT.") from None
+        try:
+            result = await change
+        except GraphError as exc:
+            error = from_graph_error(exc)
+            outcome = Outcome.DENIED if error.code in ("not_found", "conflict") \
+                else Outcome.FAILED
+            await self._finish(pending, outcome, error.code, {"graphStatus": exc.status})
+            raise error from None
+        except BaseException:
+            # Cancelled (client gone, shutdown): the record stays "interrupted", as is true.
+            await self._finish(pending, Outcome.FAILED, "interrupted")
+            raise
+        await self._finish(pending, Outcome.SUCCESS)
+        return result
+
+    @staticmethod
+    async def _finish(pending: PendingRecord, outcome: Outcome, reason: str | None = None,
+                      detail: dict[str, Any] | None = None) -> None:
+        try:
+            await pending.finish(outcome, reason, detail)
+        except AuditUnavailable:
+            raise ApiError.upstream("unavailable", "The change was sent, but its audit record "
+                                    "could not be completed. Contact IT.") from None
 
 
 def _target(snapshot: TargetSnapshot) -> Principal:

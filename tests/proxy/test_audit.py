@@ -182,3 +182,73 @@ def test_unicode_upn_is_utf8(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     AuditLog(path).write_sync(_phone_event(target=Principal(BOB.id, "jörg@contoso.com")))
     assert "jörg@contoso.com" in path.read_text(encoding="utf-8")
+
+
+# -- provisional records: a change is on disk before it is sent ----------------------------------
+
+def _change_event(n: int = 0) -> AuditEvent:
+    return AuditEvent(request_id=f"r{n}", event=EventType.PHONE_ADDED,
+                      actor=Principal("a1", "m@contoso.example"), outcome=Outcome.SUCCESS,
+                      target=Principal("t1", "s@contoso.example"), location="seattle",
+                      detail={"phoneType": "mobile", "phoneLast2": "00"})
+
+
+async def test_begin_writes_interrupted_then_finish_rewrites_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    pending = await log.begin(_change_event())
+    before = json.loads(path.read_text())
+    assert before["outcome"] == "failed" and before["reason"] == "interrupted"
+    size = path.stat().st_size
+    await pending.finish(Outcome.SUCCESS)
+    assert path.stat().st_size == size  # rewritten, not appended
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1
+    after = json.loads(lines[0])
+    assert after["outcome"] == "success" and "reason" not in after
+    assert after["time"] == before["time"] and after["detail"]["phoneLast2"] == "00"
+
+
+async def test_finish_with_failure_keeps_one_parseable_line(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    pending = await log.begin(_change_event())
+    await pending.finish(Outcome.FAILED, "upstream_unavailable", {"graphStatus": 503})
+    (record,) = [json.loads(x) for x in path.read_text().splitlines()]
+    assert record["reason"] == "upstream_unavailable"
+    assert record["detail"]["graphStatus"] == 503
+
+
+async def test_interleaved_changes_each_finish_their_own_line(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    pendings = [await log.begin(_change_event(n)) for n in range(20)]
+    await log.write(AuditEvent(request_id="x", event=EventType.SIGN_OUT,
+                               actor=Principal("a1", "m@contoso.example"),
+                               outcome=Outcome.SUCCESS))
+    await asyncio.gather(*(p.finish(Outcome.SUCCESS if i % 2 else Outcome.DENIED,
+                                    None if i % 2 else "conflict")
+                           for i, p in enumerate(reversed(pendings))))
+    records = [json.loads(x) for x in path.read_text().splitlines()]
+    assert len(records) == 21
+    by_id = {r["requestId"]: r for r in records}
+    for n in range(20):
+        expected = "success" if (19 - n) % 2 else "denied"
+        assert by_id[f"r{n}"]["outcome"] == expected
+
+
+async def test_rotation_between_begin_and_finish_updates_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    pending = await log.begin(_change_event())
+    rotated = tmp_path / "audit.jsonl.1"
+    path.rename(rotated)
+    await pending.finish(Outcome.SUCCESS)
+    assert json.loads(rotated.read_text())["outcome"] == "success"
+    assert not path.exists()
+
+
+async def test_begin_on_an_unwritable_log_refuses(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "missing-dir" / "audit.jsonl")
+    with pytest.raises(AuditUnavailable):
+        await log.begin(_change_event())
