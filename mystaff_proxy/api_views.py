@@ -13,6 +13,7 @@ from .bearer import BearerError
 from .errors import ApiError
 from .graph.operations import PhoneMethod
 from .openapi import build_openapi
+from .request_keys import REQUEST_ID, SESSION
 from .services import SERVICES
 from .staff import PHONE_TYPES, Caller, LocationView
 
@@ -23,7 +24,7 @@ _INVALID_BODY = object()  # a body that is not JSON: refused as invalid_request,
 async def authenticate(request: web.Request, *, unsafe: bool) -> Caller:
     """The caller from a bearer token or a session cookie; CSRF checked for cookies."""
     svc = request.app[SERVICES]
-    request_id: str = request["request_id"]
+    request_id: str = request[REQUEST_ID]
     auth = request.headers.get("Authorization", "")
     if auth:
         scheme, _, token = auth.partition(" ")
@@ -37,7 +38,7 @@ async def authenticate(request: web.Request, *, unsafe: bool) -> Caller:
     session = await svc.session_from(request)
     if session is None:
         raise ApiError("unauthenticated")
-    request["session"] = session
+    request[SESSION] = session
     if unsafe:
         sent = request.headers.get("X-CSRF-Token", "")
         if not secrets.compare_digest(sent.encode(), session.csrf.encode()):
@@ -89,7 +90,7 @@ async def me(request: web.Request, caller: Caller) -> web.StreamResponse:
     out: dict[str, Any] = {"id": caller.oid, "displayName": caller.name,
                            "userPrincipalName": caller.upn,
                            "locations": [_location(v) for v in locations]}
-    session = request.get("session")
+    session = request.get(SESSION)
     if session is not None:
         out["csrfToken"] = session.csrf
     return _json(out)

@@ -30,6 +30,7 @@ from .metrics import Metrics
 from .pages import Pages
 from .policy_runtime import PolicyRuntime
 from .ratelimit import MemoryRateLimiter
+from .request_keys import REQUEST_ID
 from .services import SERVICES, Services
 from .sessions import MemoryRevocations, Sealer, SessionManager
 from .signin import SignIn
@@ -53,7 +54,7 @@ def _ssl_context(ca_file: str) -> ssl.SSLContext:
 
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request["request_id"] = uuid.uuid4().hex
+    request[REQUEST_ID] = uuid.uuid4().hex
     svc = request.app[SERVICES]
     started = time.perf_counter()
     status = 500
@@ -64,7 +65,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     except ApiError as exc:
         status = exc.status
         if request.path.startswith("/api/"):
-            response = web.json_response(exc.body(request["request_id"]), status=exc.status,
+            response = web.json_response(exc.body(request[REQUEST_ID]), status=exc.status,
                                          headers=exc.headers())
         else:
             response = svc.pages.error(request, exc.code, detail=exc.message,
@@ -74,7 +75,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = exc.status
         raise
     except Exception:
-        log.exception("unexpected error (request %s)", request["request_id"])
+        log.exception("unexpected error (request %s)", request[REQUEST_ID])
         raise
     finally:
         resource = request.match_info.route.resource
@@ -91,8 +92,8 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     headers["Referrer-Policy"] = "no-referrer"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    if "X-Request-Id" not in headers and "request_id" in request:
-        headers["X-Request-Id"] = request["request_id"]
+    if "X-Request-Id" not in headers and REQUEST_ID in request:
+        headers["X-Request-Id"] = request[REQUEST_ID]
     if not request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "no-store")
     svc = request.app[SERVICES]

@@ -8,12 +8,18 @@ from aiohttp import web
 
 from .audit import AuditEvent, EventType, Outcome
 from .redirects import absolute_redirect, safe_next
+from .request_keys import REQUEST_ID
 from .services import SERVICES, Services, audit_actor
 from .sessions import Session
 from .signin import SignInError
 
 FLOW_COOKIE_MAX_AGE = 600
 SIGNIN_ATTEMPTS_PER_MINUTE = 30
+
+
+def _redirect(location: str) -> web.Response:
+    # A plain 302 response (not HTTPFound) so that cookies can be set on it and returned.
+    return web.Response(status=302, headers={"Location": location})
 
 
 def _flow_cookie(svc: Services) -> str:
@@ -36,7 +42,7 @@ async def login(request: web.Request) -> web.StreamResponse:
                                      login_hint=login_hint[:256] if login_hint else None)
     except SignInError as exc:
         return svc.pages.error(request, "upstream_unavailable", detail=exc.message)
-    response = web.HTTPFound(url)
+    response = _redirect(url)
     response.set_cookie(_flow_cookie(svc), browser, max_age=FLOW_COOKIE_MAX_AGE, path="/",
                         httponly=True, secure=svc.cookie_secure, samesite="Lax")
     return response
@@ -49,7 +55,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
         user, next_path = await svc.signin.finish(browser=browser, params=request.query)
     except SignInError as exc:
         await svc.audit.write(AuditEvent(
-            request_id=request["request_id"], event=EventType.SIGN_IN, actor=None,
+            request_id=request[REQUEST_ID], event=EventType.SIGN_IN, actor=None,
             outcome=Outcome.FAILED if exc.reason == "identity_unavailable" else Outcome.DENIED,
             reason=exc.reason))
         code = "upstream_unavailable" if exc.reason == "identity_unavailable" else "sign_in_failed"
@@ -57,9 +63,9 @@ async def callback(request: web.Request) -> web.StreamResponse:
     # A new session, with a new id, at every sign-in: nothing from before survives.
     session = Session.new(oid=user.oid, upn=user.upn, name=user.name, tid=user.tid)
     await svc.audit.write(AuditEvent(
-        request_id=request["request_id"], event=EventType.SIGN_IN,
+        request_id=request[REQUEST_ID], event=EventType.SIGN_IN,
         actor=audit_actor(user.oid, user.upn), outcome=Outcome.SUCCESS))
-    response = web.HTTPFound(absolute_redirect(svc.settings.server.public_url, next_path))
+    response = _redirect(absolute_redirect(svc.settings.server.public_url, next_path))
     svc.set_session_cookie(response, session)
     response.del_cookie(_flow_cookie(svc), path="/")
     return response
@@ -75,8 +81,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
             return svc.pages.error(request, "csrf_failed")
         await svc.sessions.end(session)
         await svc.audit.write(AuditEvent(
-            request_id=request["request_id"], event=EventType.SIGN_OUT,
+            request_id=request[REQUEST_ID], event=EventType.SIGN_OUT,
             actor=audit_actor(session.oid, session.upn), outcome=Outcome.SUCCESS))
-    response = web.HTTPFound("/")
+    response = _redirect("/")
     svc.clear_session_cookie(response)
     return response
