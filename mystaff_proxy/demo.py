@@ -1,0 +1,145 @@
+"""``mystaff-proxy demo``: the proxy in front of fake_graph's demo tenant, on loopback only.
+
+No configuration file and no network beyond loopback: the fake tenant gets a generated CA and
+a free port, the proxy a generated session secret, and the terminal says what to open and
+which accounts to use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import errno
+import logging
+import secrets
+import signal
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .app import init_app
+from .config import Settings, config_from_mapping
+
+DEMO_POLICY = Path(__file__).resolve().parent.parent / "policies" / "demo.yaml"
+DEMO_CLIENT_ID = "6d5ac1a4-5b8c-4f3e-9a60-1f0c2b7e3d11"
+DEMO_CLIENT_SECRET = "demo-proxy-secret-not-for-production"
+
+# Printed for the person trying the demo: (account, password, what to try).
+DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("sam.rivera@contoso.example", "Demo-Manager-1!",
+     "store manager, Seattle + Tacoma: reset passwords, manage phones"),
+    ("alex.kim@contoso.example", "Demo-Lead-1!", "shift lead, Seattle: reset passwords only"),
+    ("taylor.brooks@contoso.example", "Demo-Staff-1!",
+     "cashier: not a manager (insufficient permissions)"),
+)
+
+
+def _policy_path() -> Path:
+    return DEMO_POLICY
+
+
+def demo_settings(*, public_url: str, fake_url: str, tenant_id: str, ca_file: str,
+                  audit_path: str, host: str, port: int) -> Settings:
+    return config_from_mapping({
+        "server": {"host": host, "port": port, "public_url": public_url},
+        "tenant": {"id": tenant_id, "authority_host": fake_url,
+                   "graph_url": fake_url + "/v1.0", "ca_file": ca_file},
+        "app": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
+        "session": {"secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()},
+        "policy": {"path": str(_policy_path())},
+        "audit": {"path": audit_path},
+    }, "demo", {}, generated_session_secret=True)
+
+
+def _free_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def running_demo(*, host: str = "127.0.0.1", port: int = 0,
+                       workdir: Path | None = None) -> Any:
+    """Start fake + proxy; yields (proxy_url, fake). Used by the command and by tests."""
+    from fake_graph.embedded import run_fake
+
+    tmp = Path(workdir or tempfile.mkdtemp(prefix="mystaff-demo-"))
+    sock = _free_socket(host, port)
+    actual_port = sock.getsockname()[1]
+    public_url = f"http://{host}:{actual_port}"
+    async with run_fake(tls_dir=tmp / "tls") as fake:
+        redirect = public_url + "/auth/callback"
+
+        def allow_redirect() -> None:
+            app = fake.fake.directory.applications[DEMO_CLIENT_ID]
+            if redirect not in app.redirect_uris:
+                app.redirect_uris.append(redirect)
+
+        allow_redirect()
+        fake.fake.on_reset.append(allow_redirect)
+        settings = demo_settings(public_url=public_url, fake_url=fake.url,
+                                 tenant_id=fake.tenant_id, ca_file=str(fake.ca_file),
+                                 audit_path=str(tmp / "audit.jsonl"), host=host,
+                                 port=actual_port)
+        runner = web.AppRunner(init_app(settings), access_log=None)
+        await runner.setup()
+        site = web.SockSite(runner, sock)
+        await site.start()
+        try:
+            yield public_url, fake, tmp
+        finally:
+            await runner.cleanup()
+
+
+def run_demo(*, host: str = "127.0.0.1", port: int = 8080) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return asyncio.run(_main(host, port))
+
+
+async def _main(host: str, port: int) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with running_demo(host=host, port=port) as (url, fake, workdir):
+            _print_banner(url, fake.url, workdir)
+            await stop.wait()
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        print(f"cannot start the demo on {host}:{port}: {exc.strerror} "
+              "(try --port 0 or another port)", flush=True)
+        return 1
+    print("demo stopped", flush=True)
+    return 0
+
+
+def _print_banner(url: str, fake_url: str, workdir: Path) -> None:
+    accounts = DEMO_ACCOUNTS
+    lines = [
+        "",
+        "mystaff-proxy demo is running (offline: a fake Entra ID tenant, nothing leaves this "
+        "machine).",
+        "",
+        f"  Open:  {url}/",
+        "",
+        "  Sign in as one of these accounts:",
+    ]
+    width = max(len(a[0]) for a in accounts)
+    for upn, password, note in accounts:
+        lines.append(f"    {upn.ljust(width)}  {password:<20}  {note}")
+    lines += [
+        "",
+        f"  Audit log:   {workdir / 'audit.jsonl'}",
+        f"  Fake tenant: {fake_url}  (state: {fake_url}/_fake/users/<upn>)",
+        "",
+        "Press Ctrl-C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
