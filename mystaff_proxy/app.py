@@ -12,6 +12,7 @@ import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -29,11 +30,11 @@ from .graph.operations import GraphOperations
 from .metrics import Metrics
 from .pages import Pages
 from .policy_runtime import PolicyRuntime
-from .ratelimit import MemoryRateLimiter
+from .ratelimit import MemoryRateLimiter, RateLimiter
 from .request_keys import REQUEST_ID
 from .services import SERVICES, Services
-from .sessions import MemoryRevocations, Sealer, SessionManager
-from .signin import SignIn
+from .sessions import MemoryRevocations, RevocationStore, Sealer, SessionManager
+from .signin import FlowStore, SignIn
 from .staff import StaffService
 
 log = logging.getLogger("mystaff_proxy")
@@ -142,17 +143,29 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
     ops = GraphOperations(client)
     policy = PolicyRuntime(settings.policy.path, ops, metrics)
     audit = AuditLog(settings.audit.path)
-    limiter = MemoryRateLimiter()
     secret = settings.session.secret_bytes
+    limiter: RateLimiter = MemoryRateLimiter()
+    revocations: RevocationStore = MemoryRevocations()
+    flows: FlowStore | None = None
+    closers: list[Callable[[], Awaitable[Any]]] = []
+    if settings.session.backend == "redis":
+        # Several instances: revocations, rate limits and pending sign-ins are shared.
+        from .redis_store import RedisFlowStore, RedisRateLimiter, RedisRevocations, connect
+
+        redis = connect(settings.session.redis_url)
+        limiter, revocations = RedisRateLimiter(redis), RedisRevocations(redis)
+        flows = RedisFlowStore(redis, Sealer(secret, b"flow-v1"))
+        closers.append(redis.aclose)
     sessions = SessionManager(secret, max_age=settings.session.max_age_minutes * 60,
                               idle=settings.session.idle_minutes * 60,
-                              revocations=MemoryRevocations())
+                              revocations=revocations)
     credential_for_signin: str | dict[str, str] | None = settings.app.client_secret or None
     if settings.app.certificate_path:
         credential_for_signin = _certificate_credential(settings.app.certificate_path)
     signin = SignIn(client_id=settings.app.client_id, authority=settings.authority,
                     tenant_id=settings.tenant.id, redirect_uri=settings.redirect_uri,
-                    client_credential=credential_for_signin, ca_file=settings.tenant.ca_file)
+                    client_credential=credential_for_signin, ca_file=settings.tenant.ca_file,
+                    flows=flows)
     jwks = JwksCache(f"{settings.authority}/discovery/v2.0/keys", http)
     bearer = BearerValidator(jwks=jwks, tenant_id=settings.tenant.id,
                              issuer=f"{settings.authority}/v2.0",
@@ -162,7 +175,8 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                          default_region=settings.phones.default_region)
     return Services(settings=settings, http=http, app_token=app_token, ops=ops, policy=policy,
                     audit=audit, metrics=metrics, limiter=limiter, sessions=sessions,
-                    signin=signin, bearer=bearer, staff=staff, pages=Pages())
+                    signin=signin, bearer=bearer, staff=staff, pages=Pages(),
+                    closers=closers)
 
 
 def _certificate_credential(path: str) -> dict[str, str]:
@@ -211,6 +225,8 @@ def init_app(settings: Settings, *, watch_policy: bool = True) -> web.Applicatio
         yield
         await svc.policy.stop()
         await svc.app_token.close()
+        for close in svc.closers:
+            await close()
         await http.close()
 
     app.cleanup_ctx.append(lifecycle)

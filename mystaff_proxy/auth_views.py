@@ -79,7 +79,14 @@ async def logout(request: web.Request) -> web.StreamResponse:
         token = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
         if not secrets.compare_digest(token.encode(), session.csrf.encode()):
             return svc.pages.error(request, "csrf_failed")
-        await svc.sessions.end(session)
+        try:
+            await svc.sessions.end(session)
+        except Exception:  # the shared store is down: the session cannot be ended everywhere
+            response = svc.pages.error(request, "upstream_unavailable",
+                                       detail="Sign-out could not be completed on the server; "
+                                       "close the browser and try again.")
+            svc.clear_session_cookie(response)
+            return response
         await svc.audit.write(AuditEvent(
             request_id=request[REQUEST_ID], event=EventType.SIGN_OUT,
             actor=audit_actor(session.oid, session.upn), outcome=Outcome.SUCCESS))

@@ -35,7 +35,8 @@ SESSION_SECRET_ENV: Final = "MYSTAFF_SESSION_SECRET"
 CONFIG_ENV: Final = "MYSTAFF_CONFIG"
 MIN_SESSION_SECRET_BYTES: Final = 32
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
-SESSION_BACKENDS: Final = ("cookie",)  # "redis" is planned
+REDIS_URL_ENV: Final = "MYSTAFF_REDIS_URL"
+SESSION_BACKENDS: Final = ("cookie", "redis")
 
 _GUID_RE: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -90,7 +91,8 @@ class SessionSettings:
     secret: str = field(default="", repr=False)  # urlsafe base64 of 32+ random bytes
     max_age_minutes: int = 480
     idle_minutes: int = 30
-    backend: str = "cookie"
+    backend: str = "cookie"  # "redis": revocations, rate limits, sign-in flows shared
+    redis_url: str = field(default="", repr=False)  # with backend = "redis"
     cookie_name: str = "__Host-mystaff"  # derived: "__Host-" only when the cookie is Secure
     secret_generated: bool = False  # True when the demo generated it (sessions die on restart)
 
@@ -154,7 +156,7 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "server": ("host", "port", "public_url", "trusted_proxies", "log_level"),
     "tenant": ("id", "authority_host", "graph_url", "ca_file"),
     "app": ("client_id", "client_secret", "certificate_path", "managed_identity", "api_scope"),
-    "session": ("secret", "max_age_minutes", "idle_minutes", "backend"),
+    "session": ("secret", "max_age_minutes", "idle_minutes", "backend", "redis_url"),
     "policy": ("path",),
     "phones": ("default_region",),
     "audit": ("path",),
@@ -389,9 +391,16 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
     idle = c.get("session", "idle_minutes", 30, _int_range(1, 7 * 24 * 60))
     if idle > max_age:
         c.err("session", "idle_minutes", f"must not exceed max_age_minutes ({max_age})")
+    backend = c.get("session", "backend", "cookie", _choice(SESSION_BACKENDS))
+    redis_url = c.get("session", "redis_url", "", _string)
+    if env.get(REDIS_URL_ENV):
+        redis_url = env[REDIS_URL_ENV]
+    if backend == "redis" and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        c.err("session", "redis_url", "backend = \"redis\" needs redis_url = "
+              "\"redis://host:port/db\" (or rediss:// for TLS), or env " + REDIS_URL_ENV)
     session = SessionSettings(
         secret=secret, max_age_minutes=max_age, idle_minutes=idle,
-        backend=c.get("session", "backend", "cookie", _choice(SESSION_BACKENDS)),
+        backend=backend, redis_url=redis_url,
         cookie_name="__Host-mystaff" if secure else "mystaff",
         secret_generated=generated,
     )

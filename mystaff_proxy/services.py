@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
@@ -44,6 +45,8 @@ class Services:
     bearer: BearerValidator
     staff: StaffService
     pages: Pages
+    # Called at shutdown (e.g. the shared store's connection pool).
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     @property
     def cookie_secure(self) -> bool:

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import msal
@@ -43,19 +43,41 @@ class SignedInUser:
     tid: str
 
 
-@dataclass
-class _PendingFlow:
-    flow: dict[str, Any]
-    browser: str
-    next_path: str
-    expires: float
+class FlowStore(Protocol):
+    """Pending sign-ins by ``state``: ``take`` returns a flow once, then never again."""
+
+    async def put(self, state: str, data: dict[str, Any], ttl: float) -> None: ...
+
+    async def take(self, state: str) -> dict[str, Any] | None: ...
+
+
+class MemoryFlowStore:
+    """One instance's pending sign-ins (bounded; expired ones are dropped when full)."""
+
+    def __init__(self) -> None:
+        self._flows: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def put(self, state: str, data: dict[str, Any], ttl: float) -> None:
+        now = time.time()
+        if len(self._flows) >= _MAX_PENDING:
+            self._flows = {k: v for k, v in self._flows.items() if v[0] > now}
+            if len(self._flows) >= _MAX_PENDING:
+                raise SignInError("too_many_flows", "Too many sign-ins in progress.")
+        self._flows[state] = (now + ttl, data)
+
+    async def take(self, state: str) -> dict[str, Any] | None:
+        entry = self._flows.pop(state, None)
+        if entry is None or entry[0] < time.time():
+            return None
+        return entry[1]
 
 
 class SignIn:
     """Starts and completes sign-ins for one tenant and app registration."""
 
     def __init__(self, *, client_id: str, authority: str, tenant_id: str, redirect_uri: str,
-                 client_credential: str | dict[str, str] | None, ca_file: str = "") -> None:
+                 client_credential: str | dict[str, str] | None, ca_file: str = "",
+                 flows: FlowStore | None = None) -> None:
         self._client_id = client_id
         self._authority = authority
         self._tenant_id = tenant_id.lower()
@@ -63,7 +85,7 @@ class SignIn:
         self._credential = client_credential
         self._ca_file = ca_file
         self._app: msal.ConfidentialClientApplication | None = None
-        self._flows: dict[str, _PendingFlow] = {}
+        self._flows: FlowStore = flows or MemoryFlowStore()
         self._lock = asyncio.Lock()
 
     def _build_app(self) -> msal.ConfidentialClientApplication:
@@ -108,28 +130,24 @@ class SignIn:
             # which browsers do not send on a cross-site POST.
             login_hint=login_hint, response_mode="query",
         )
-        now = time.time()
-        if len(self._flows) >= _MAX_PENDING:
-            self._flows = {k: v for k, v in self._flows.items() if v.expires > now}
-            if len(self._flows) >= _MAX_PENDING:
-                raise SignInError("too_many_flows", "Too many sign-ins in progress.")
-        self._flows[str(flow["state"])] = _PendingFlow(flow, browser, next_path, now + FLOW_TTL)
+        await self._flows.put(str(flow["state"]),
+                              {"flow": flow, "browser": browser, "next": next_path}, FLOW_TTL)
         return str(flow["auth_uri"])
 
     async def finish(self, *, browser: str, params: Mapping[str, str]) -> tuple[SignedInUser, str]:
         """Redeem the code; returns the user and the ``next`` path of that flow."""
         state = params.get("state", "")
-        pending = self._flows.pop(state, None) if state else None  # single-use
-        if pending is None or pending.expires < time.time():
+        pending = await self._flows.take(state) if state else None  # single-use
+        if pending is None:
             raise SignInError("unknown_state", "This sign-in link has expired or was used.")
-        if not secrets.compare_digest(pending.browser, browser):
+        if not secrets.compare_digest(str(pending["browser"]), browser):
             raise SignInError("browser_mismatch", "This sign-in was started elsewhere.")
         if "error" in params:
             raise SignInError("authorize_error", "The sign-in was not completed.")
         app = await self._app_instance()
         try:
             result: dict[str, Any] = await asyncio.to_thread(
-                app.acquire_token_by_auth_code_flow, pending.flow, dict(params))
+                app.acquire_token_by_auth_code_flow, pending["flow"], dict(params))
         except ValueError as exc:  # MSAL: state or nonce mismatch
             raise SignInError("flow_mismatch", "The sign-in answer did not match.") from exc
         except requests.RequestException as exc:
@@ -148,4 +166,4 @@ class SignIn:
             raise SignInError("no_oid", "The sign-in answer lacks the account id.")
         user = SignedInUser(oid=oid, upn=str(claims.get("preferred_username", "")),
                             name=str(claims.get("name", "")), tid=tid)
-        return user, pending.next_path
+        return user, str(pending["next"])

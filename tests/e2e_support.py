@@ -198,6 +198,7 @@ async def running_stack(fake: Any, tmp: Path, *, policy_template: Path = POLICY_
     import socket
 
     fake.fake.reset()
+    tmp.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - test set-up, before serving
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

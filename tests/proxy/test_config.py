@@ -106,7 +106,7 @@ def test_plain_http_on_loopback_only() -> None:
     ("session", "secret", "a+b/" * 12, "at least 32 bytes of urlsafe base64"),
     ("session", "max_age_minutes", 0, "1 to 10080"),
     ("session", "idle_minutes", 600, "must not exceed max_age_minutes"),
-    ("session", "backend", "redis", "must be one of: 'cookie'"),
+    ("session", "backend", "memcached", "must be one of: 'cookie', 'redis'"),
     ("phones", "default_region", "XX", "two-letter region"),
     ("audit", "path", "", "non-empty"),
     ("policy", "path", 3, "non-empty"),
@@ -118,6 +118,16 @@ def test_invalid_key_is_named(section: str, key: str, value: Any, message: str) 
     assert len(errors) == 1, errors
     assert errors[0].startswith(f"config.toml: [{section}] {key}: ")
     assert message in errors[0]
+
+
+def test_redis_backend_needs_a_redis_url() -> None:
+    errors = _errors(_data(session={"backend": "redis"}))
+    assert errors == [errors[0]] and errors[0].startswith(
+        "config.toml: [session] redis_url: backend = \"redis\" needs redis_url")
+    ok = config_from_mapping(_data(session={"backend": "redis",
+                                            "redis_url": "redis://127.0.0.1:6379/0"}),
+                             "config.toml", {})
+    assert ok.session.backend == "redis"
 
 
 def test_session_secret_message() -> None:

@@ -1,0 +1,108 @@
+"""Shared state for several proxy instances behind a load balancer, in Redis.
+
+Sessions stay in their encrypted cookies (any instance can read them); what must be shared is
+what the cookie cannot carry: revoked session ids (sign-out on one instance ends the session
+on all), rate-limit counters, and pending sign-ins (the callback may reach another instance).
+Every Redis failure fails closed: a revocation that cannot be checked refuses the session, a
+rate limit that cannot be counted refuses the change, a sign-in that cannot be stored fails.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from typing import Any
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .sessions import Sealer
+
+_PREFIX = "mystaff:"
+
+# Sliding window in one atomic step: drop old hits, count, add if under the limit.
+_ACQUIRE = """
+local key, now, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
+                                        tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+if count >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return tostring(tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', key, now, member)
+redis.call('PEXPIRE', key, math.ceil(window * 1000))
+return false
+"""
+
+
+class RedisUnavailable(Exception):
+    """Redis could not be reached or answered an error; the caller fails closed."""
+
+
+class RedisRevocations:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._redis = client
+
+    async def revoke(self, sid: str, until: float) -> None:
+        ttl = max(1, math.ceil(until - time.time()))
+        try:
+            await self._redis.set(f"{_PREFIX}revoked:{sid}", b"1", ex=ttl)
+        except RedisError as exc:
+            raise RedisUnavailable(type(exc).__name__) from None
+
+    async def is_revoked(self, sid: str) -> bool:
+        try:
+            return bool(await self._redis.exists(f"{_PREFIX}revoked:{sid}"))
+        except RedisError:
+            return True  # cannot tell: treat the session as ended
+
+
+class RedisRateLimiter:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._redis = client
+        self._script = client.register_script(_ACQUIRE)
+
+    async def acquire(self, key: str, limit: int, window: float) -> float | None:
+        member = f"{time.time():.6f}:{secrets.token_hex(4)}"
+        try:
+            wait = await self._script(keys=[f"{_PREFIX}rate:{key}"],
+                                      args=[time.time(), window, limit, member])
+        except RedisError:
+            return window  # cannot count: refuse, as if the limit were reached
+        return None if wait is None else max(1.0, float(wait))
+
+
+class RedisFlowStore:
+    """Pending sign-ins, sealed (they hold the PKCE verifier), taken with GETDEL."""
+
+    def __init__(self, client: aioredis.Redis, sealer: Sealer) -> None:
+        self._redis = client
+        self._sealer = sealer
+
+    async def put(self, state: str, data: dict[str, Any], ttl: float) -> None:
+        from .signin import SignInError
+
+        try:
+            await self._redis.set(f"{_PREFIX}flow:{state}", self._sealer.seal(data),
+                                  ex=max(1, math.ceil(ttl)))
+        except RedisError:
+            raise SignInError("identity_unavailable",
+                              "Sign-in is unavailable right now; try again.") from None
+
+    async def take(self, state: str) -> dict[str, Any] | None:
+        try:
+            raw = await self._redis.getdel(f"{_PREFIX}flow:{state}")
+        except RedisError:
+            return None
+        if raw is None:
+            return None
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return self._sealer.open(text)
+
+
+def connect(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
