@@ -1,9 +1,150 @@
-"""(being written)"""
+"""``/_fake``: test control (SPEC §11). Never recorded, never faulted.
+
+- ``GET /_fake/users/{id or upn}`` — a user's sign-in state and phone methods;
+- ``POST /_fake/faults`` — ``{"path" (regex, required), "method", "status", "retryAfter",
+  "count", "latencyMs"}``; ``DELETE /_fake/faults`` clears them;
+- ``GET /_fake/requests?since=N`` — ``{"value": [...], "next": N}``, oldest first;
+- ``POST /_fake/reset`` — back to the tenant file.
+
+Extra: ``GET /_fake/tenant`` — ``{"id", "domain", "name", "authority", "graphUrl",
+"applications": [{"clientId", "displayName", "redirectUris"}]}`` (no secrets).
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 from aiohttp import web
+
+from .server import FAKE, Fault
+
+_FAULT_KEYS = {"method", "path", "status", "retryAfter", "count", "latencyMs"}
+_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+
+def _bad(message: str) -> web.Response:
+    return _json({"error": {"code": "invalid_request", "message": message}}, 400)
+
+
+async def get_user(request: web.Request) -> web.Response:
+    fake = request.app[FAKE]
+    key = request.match_info["user"]
+    user = fake.directory.find_user(key)
+    if user is None:
+        return _json({"error": {"code": "not_found", "message": f"no user '{key}'"}}, 404)
+    return _json({
+        "id": user.id,
+        "userPrincipalName": user.user_principal_name,
+        "displayName": user.display_name,
+        "password": user.password,
+        "forceChangePasswordNextSignIn": user.force_change_password_next_sign_in,
+        "accountEnabled": user.account_enabled,
+        "phoneMethods": [
+            {"id": p.id, "phoneType": p.phone_type, "phoneNumber": p.number,
+             "smsSignInState": p.sms_sign_in_state}
+            for p in user.phones.values()
+        ],
+    })
+
+
+def _int(body: dict[str, Any], key: str, low: int, high: int) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"'{key}' must be an integer from {low} to {high}")
+    return value
+
+
+def parse_fault(body: Any) -> Fault:
+    """A fault from a ``POST /_fake/faults`` body; ValueError says what is wrong."""
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    unknown = set(body) - _FAULT_KEYS
+    if unknown:
+        raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
+    path = body.get("path")
+    if not isinstance(path, str) or not path:
+        raise ValueError("'path' (a regular expression) is required")
+    try:
+        pattern = re.compile(path)
+    except re.error as exc:
+        raise ValueError(f"'path' is not a valid regular expression: {exc}") from None
+    method = body.get("method")
+    if method is not None and (not isinstance(method, str) or method.upper() not in _METHODS):
+        raise ValueError(f"'method' must be one of {', '.join(sorted(_METHODS))}")
+    return Fault(
+        path=pattern,
+        method=method.upper() if isinstance(method, str) else None,
+        status=_int(body, "status", 100, 599),
+        retry_after=_int(body, "retryAfter", 0, 86400),
+        count=_int(body, "count", 1, 1_000_000),
+        latency_ms=_int(body, "latencyMs", 0, 600_000) or 0,
+    )
+
+
+async def add_fault(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return _bad("the body must be JSON")
+    try:
+        fault = parse_fault(body)
+    except ValueError as exc:
+        return _bad(str(exc))
+    request.app[FAKE].faults.add(fault)
+    return _json({"path": fault.path.pattern, "method": fault.method, "status": fault.status,
+                  "retryAfter": fault.retry_after, "count": fault.count,
+                  "latencyMs": fault.latency_ms}, 201)
+
+
+async def clear_faults(request: web.Request) -> web.Response:
+    request.app[FAKE].faults.clear()
+    return web.Response(status=204)
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    raw = request.query.get("since", "0")
+    try:
+        since = int(raw)
+    except ValueError:
+        return _bad("'since' must be an integer")
+    items, last = request.app[FAKE].recorder.since(since)
+    return _json({"value": [r.to_json() for r in items], "next": last})
+
+
+async def reset(request: web.Request) -> web.Response:
+    request.app[FAKE].reset()
+    return web.Response(status=204)
+
+
+async def tenant(request: web.Request) -> web.Response:
+    fake = request.app[FAKE]
+    t = fake.directory.tenant
+    return _json({
+        "id": t.id, "domain": t.domain, "name": t.name,
+        "authority": f"{fake.base_url}/{t.id}", "graphUrl": f"{fake.base_url}/v1.0",
+        "applications": [
+            {"clientId": a.client_id, "displayName": a.display_name,
+             "redirectUris": a.redirect_uris}
+            for a in fake.directory.applications.values()
+        ],
+    })
 
 
 def setup(app: web.Application) -> None:
     """Register /_fake routes."""
+    r = app.router
+    r.add_get("/_fake/users/{user}", get_user)
+    r.add_post("/_fake/faults", add_fault)
+    r.add_delete("/_fake/faults", clear_faults)
+    r.add_get("/_fake/requests", list_requests)
+    r.add_post("/_fake/reset", reset)
+    r.add_get("/_fake/tenant", tenant)

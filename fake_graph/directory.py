@@ -6,6 +6,7 @@ so handlers stay about HTTP and tests can look at the state directly.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 
@@ -49,7 +50,20 @@ def derive_id(kind: str, key: str) -> str:
     ``kind`` is ``user`` (key: UPN), ``group``, ``administrativeUnit`` (key: displayName) or
     ``servicePrincipal`` (key: client id). Case-insensitive, like UPNs.
     """
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{kind}:{key.strip().lower()}"))
+    return _uuid5(f"{kind}:{key.strip().lower()}")
+
+
+_NAMESPACE_BYTES = _ID_NAMESPACE.bytes
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(_ID_NAMESPACE, name))`` without the UUID object (3x faster: a
+    100,000-user tenant derives 100,000 ids at load)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])  # noqa: S324 - RFC 4122 v5
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def directory_role_id(template_id: str) -> str:

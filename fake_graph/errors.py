@@ -76,19 +76,22 @@ def entra_error_body(error: str, aadsts: int, description: str) -> dict[str, Any
     stamp = _now().strftime("%Y-%m-%d %H:%M:%SZ")
     return {
         "error": error,
-        "error_description": f"AADSTS{aadsts}: {description} Trace ID: {trace} "
-        f"Correlation ID: {correlation} Timestamp: {stamp}",
+        # Entra separates the trailer with CRLF, exactly like this (recorded responses).
+        "error_description": f"AADSTS{aadsts}: {description}\r\nTrace ID: {trace}\r\n"
+        f"Correlation ID: {correlation}\r\nTimestamp: {stamp}",
         "error_codes": [aadsts],
         "timestamp": stamp,
         "trace_id": trace,
         "correlation_id": correlation,
+        "error_uri": f"https://login.microsoftonline.com/error?code={aadsts}",
     }
 
 
-def entra_error(status: int, error: str, aadsts: int, description: str) -> web.Response:
+def entra_error(status: int, error: str, aadsts: int, description: str,
+                headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         status=status,
         text=json.dumps(entra_error_body(error, aadsts, description)),
         content_type="application/json",
-        headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"},
+        headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache", **(headers or {})},
     )

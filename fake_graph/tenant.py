@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from mystaff_proxy.yamlfile import LineDict, LineList, YamlFileError, load
+from mystaff_proxy.yamlfile import LineDict, LineList, YamlFileError, load, loads_fast
 
 from .directory import (
     ROLE_TEMPLATES,
@@ -110,7 +110,13 @@ class _Reader:
 
 def load_tenant(path: str | Path) -> Directory:
     """Read a tenant file; raises TenantFileError (``PATH:LINE: message``) on any problem."""
-    return build_directory(load(path), str(path))
+    # loads_fast: same result as load, several times faster (a 100,000-user file).
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return build_directory(load(path), name)  # load reports the read error with the path
+    return build_directory(loads_fast(text, name), name)
 
 
 def build_directory(doc: Any, path: str = "<tenant>") -> Directory:

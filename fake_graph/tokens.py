@@ -122,8 +122,19 @@ class TokenService:
         }
         return self.sign(claims)
 
+    def api_app_token(self, audience_client_id: str, caller_client_id: str, caller_sp_id: str,
+                      roles: list[str]) -> str:
+        """A v2.0 app-only token for an app's own API (client credentials, ``api://x/.default``)."""
+        claims = self._base_claims(ACCESS_TOKEN_LIFETIME) | {
+            "aud": audience_client_id, "iss": self.issuer_v2, "azp": caller_client_id,
+            "azpacr": "1", "idtyp": "app", "oid": caller_sp_id, "sub": caller_sp_id,
+            "roles": sorted(roles), "ver": "2.0",
+        }
+        return self.sign(claims)
+
     def id_token(self, client_id: str, user_id: str, upn: str, name: str,
-                 nonce: str | None, lifetime: int = 3600) -> str:
+                 nonce: str | None, lifetime: int = 3600,
+                 extra: dict[str, Any] | None = None) -> str:
         claims = self._base_claims(lifetime) | {
             "aud": client_id, "iss": self.issuer_v2, "oid": user_id,
             "sub": _pairwise(user_id, client_id), "preferred_username": upn, "name": name,
@@ -131,7 +142,7 @@ class TokenService:
         }
         if nonce is not None:
             claims["nonce"] = nonce
-        return self.sign(claims)
+        return self.sign(claims | (extra or {}))
 
     def verify(self, token: str, audiences: tuple[str, ...] | None = None) -> dict[str, Any]:
         """Signature (our key, RS256 only), lifetime and, if given, audience."""

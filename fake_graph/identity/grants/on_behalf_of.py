@@ -1,0 +1,45 @@
+"""On-behalf-of (``urn:ietf:params:oauth:grant-type:jwt-bearer``, Entra's OBO flow).
+
+A middle-tier API that received a user's access token for itself (``aud`` = its client id or
+``api://{client_id}``, issued by this tenant) exchanges it, authenticating as itself, for a
+delegated token to a downstream resource (Graph, or another app's API).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...tokens import InvalidToken
+from ..issue import user_token_response
+from ..protocol import OAuthError
+from ..scopes import parse_scopes
+from ..token import TokenRequest
+from ..users import active_user
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+async def grant(req: TokenRequest) -> dict[str, Any]:
+    assertion = req.param("assertion")
+    scope = req.param("scope")
+    if req.form.get("requested_token_use") != "on_behalf_of":
+        raise OAuthError("invalid_request", 900144, "The request body must contain the "
+                         "following parameter: 'requested_token_use' (on_behalf_of).")
+    app = req.client(require_credential=True)
+    try:
+        claims = req.fake.tokens.verify(assertion, (app.client_id, f"api://{app.client_id}"))
+    except InvalidToken as exc:
+        text = str(exc)
+        if "expired" in text.lower():
+            raise OAuthError("invalid_grant", 500133, "Assertion is not within its valid time "
+                             "range.") from None
+        raise OAuthError("invalid_grant", 50013, f"Assertion failed signature validation. "
+                         f"[Reason - {text}]") from None
+    if claims.get("idtyp") == "app" or "scp" not in claims or "oid" not in claims:
+        raise OAuthError("invalid_grant", 50013, "The assertion is not a delegated (user) "
+                         "access token.")
+    user = active_user(req.fake.directory, str(claims["oid"]))
+    parsed = parse_scopes(scope, req.fake.directory)
+    parsed.oidc.discard("openid")  # OBO returns access (and refresh) tokens, no id token
+    body, _ = user_token_response(req.fake, app, user, parsed)
+    return body

@@ -1,0 +1,54 @@
+"""``/{tenant}/oauth2/v2.0/logout``: end the session, then go back to the client or show a page.
+
+``post_logout_redirect_uri`` is followed only if it is one of the tenant's registered redirect
+URIs, or the origin of one (``http://127.0.0.1:8080/`` for ``.../auth/callback``); anything
+else shows the signed-out page, so the endpoint is no open redirector. The fake keeps no
+sign-in session, so there is nothing else to end.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+from aiohttp import web
+
+from ..server import FAKE
+from . import pages
+from .protocol import resolve_tenant, tenant_not_found
+
+
+def _allowed(targets: list[str], uri: str) -> bool:
+    for registered in targets:
+        if uri == registered:
+            return True
+        parts = urlsplit(registered)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if uri in (origin, origin + "/"):
+            return True
+    return False
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    fake = request.app[FAKE]
+    name = fake.directory.tenant.name
+    params = dict(request.query)
+    if request.method == "POST":
+        params |= {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    segment = request.match_info["tenant"]
+    if resolve_tenant(fake.directory, segment) is None:
+        err = tenant_not_found(segment)
+        return pages.page("error.html", status=400, tenant_name=name,
+                          message=err.description, code=f"AADSTS{err.aadsts}")
+    target = params.get("post_logout_redirect_uri")
+    client_id = (params.get("client_id") or "").lower()
+    apps = [fake.directory.applications[client_id]] if client_id in \
+        fake.directory.applications else list(fake.directory.applications.values())
+    registered = [uri for app in apps for uri in app.redirect_uris]
+    if target and _allowed(registered, target):
+        if "state" in params:
+            sep = "&" if urlsplit(target).query else "?"
+            target = f"{target}{sep}{urlencode({'state': params['state']})}"
+        return web.Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})
+    message = ("The address to return to is not registered for this application, so you stay "
+               "here.") if target else None
+    return pages.page("signed_out.html", tenant_name=name, message=message)

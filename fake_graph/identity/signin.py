@@ -1,0 +1,236 @@
+"""``GET``/``POST /{tenant}/oauth2/v2.0/authorize``: the sign-in page and the code it issues.
+
+Order of checks follows Entra (graph-and-entra-facts §4.3): the tenant, the client and the
+redirect URI are checked first and shown as an error page — never redirected, so an attacker
+cannot use the fake as an open redirector (AADSTS50011). Every later problem is sent back to
+the (now trusted) redirect URI as ``error``/``error_description``/``state``.
+
+There is no single sign-on cookie: every interactive request shows the form (as Entra does
+without a session), ``prompt=none`` answers ``login_required``. The OAuth parameters travel
+through the form as hidden fields and are validated again on each POST.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from ..directory import Application, User
+from ..errors import entra_error_body
+from ..server import FAKE, FakeGraph
+from . import pages
+from .clientauth import find_client
+from .protocol import OAuthError, missing_parameter, resolve_tenant, tenant_not_found
+from .redirects import redirect_response, redirect_uri_registered
+from .scopes import parse_scopes
+from .store import (
+    CODE_LIFETIME,
+    TICKET_LIFETIME,
+    AuthorizationCode,
+    PasswordChangeTicket,
+    password_stamp,
+    store,
+)
+from .users import PASSWORD_RULES, new_password_problem, password_matches
+
+RESPONSE_MODES = ("query", "fragment", "form_post")
+PKCE_METHODS = ("S256", "plain")
+# Form fields of the pages themselves; everything else is an OAuth parameter to carry along.
+_PAGE_FIELDS = frozenset({"username", "password", "new_password", "confirm_password", "flow"})
+
+
+class _Redirectable(Exception):
+    def __init__(self, error: OAuthError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class Authorize:
+    """A validated authorization request."""
+
+    fake: FakeGraph
+    app: Application
+    params: dict[str, str]
+    redirect_uri: str
+    response_mode: str
+    action: str  # this endpoint's path, where the forms post
+
+    @property
+    def client_origin(self) -> str:
+        return "{0.scheme}://{0.netloc}".format(urlsplit(self.redirect_uri))
+
+    @property
+    def carried(self) -> dict[str, str]:
+        return {k: v for k, v in self.params.items() if k not in _PAGE_FIELDS}
+
+    def respond(self, params: dict[str, str]) -> web.StreamResponse:
+        state = self.params.get("state")
+        if state is not None:
+            params = {**params, "state": state}
+        return redirect_response(self.redirect_uri, self.response_mode, params,
+                                 self.fake.directory.tenant.name)
+
+    def error(self, err: OAuthError) -> web.StreamResponse:
+        body = entra_error_body(err.error, err.aadsts, err.description)
+        return self.respond({"error": err.error, "error_description": body["error_description"],
+                             "error_uri": body["error_uri"]})
+
+    def page(self, template: str, **context: Any) -> web.Response:
+        return pages.page(template, form_action=self.client_origin,
+                          tenant_name=self.fake.directory.tenant.name, action=self.action,
+                          app_name=self.app.display_name, hidden=self.carried, **context)
+
+
+def _error_page(fake: FakeGraph, err: OAuthError) -> web.Response:
+    body = entra_error_body(err.error, err.aadsts, err.description)
+    message = body["error_description"].split("\r\n")[0]
+    return pages.page("error.html", status=400, tenant_name=fake.directory.tenant.name,
+                      message=message, code=f"AADSTS{err.aadsts}")
+
+
+def _validate(fake: FakeGraph, request: web.Request, params: dict[str, str]) -> Authorize:
+    """Checks before anything may be redirected: raise OAuthError for an error page."""
+    segment = request.match_info["tenant"]
+    if resolve_tenant(fake.directory, segment) is None:
+        raise tenant_not_found(segment)
+    app = find_client(fake.directory, params.get("client_id"))
+    redirect_uri = params.get("redirect_uri")
+    if not redirect_uri:
+        raise missing_parameter("redirect_uri")
+    if not redirect_uri_registered(app, redirect_uri):
+        raise OAuthError(
+            "invalid_request", 50011,
+            f"The redirect URI '{redirect_uri}' specified in the request does not match the "
+            f"redirect URIs configured for the application '{app.client_id}'. Make sure the "
+            "redirect URI sent in the request matches one added to your application in the "
+            "Azure portal.")
+    mode = params.get("response_mode") or "query"
+    auth = Authorize(fake, app, params, redirect_uri,
+                     mode if mode in RESPONSE_MODES else "query", request.path)
+    if mode not in RESPONSE_MODES:
+        raise _Redirectable(OAuthError("invalid_request", 90008,
+                                       f"The response_mode '{mode}' is not supported."))
+    return auth
+
+
+def _validate_request(auth: Authorize) -> None:
+    """Checks whose failure goes back to the client as an error redirect."""
+    params = auth.params
+    response_type = params.get("response_type")
+    if not response_type:
+        raise missing_parameter("response_type")
+    if response_type != "code":
+        raise OAuthError("unsupported_response_type", 700054,
+                         f"response_type '{response_type}' is not enabled for the application.")
+    scope = params.get("scope")
+    if not scope:
+        raise missing_parameter("scope")
+    parse_scopes(scope, auth.fake.directory)
+    method = params.get("code_challenge_method")
+    if method is not None and method not in PKCE_METHODS:
+        raise OAuthError("invalid_request", 50148,
+                         f"The code_challenge_method '{method}' is not supported: use S256.")
+    if method is not None and not params.get("code_challenge"):
+        raise missing_parameter("code_challenge")
+
+
+def _issue_code(auth: Authorize, user: User) -> web.StreamResponse:
+    params = auth.params
+    challenge = params.get("code_challenge") or None
+    code = store(auth.fake).new_code(AuthorizationCode(
+        client_id=auth.app.client_id, redirect_uri=auth.redirect_uri, user_id=user.id,
+        scopes=params.get("scope", "").split(), nonce=params.get("nonce"),
+        code_challenge=challenge,
+        # RFC 7636 §4.3: no method means "plain".
+        code_challenge_method=(params.get("code_challenge_method") or "plain") if challenge
+        else None,
+        expires_at=time.time() + CODE_LIFETIME,
+    ))
+    return auth.respond({"code": code})
+
+
+def _sign_in(auth: Authorize) -> web.StreamResponse:
+    username = auth.params.get("username", "").strip()
+    password = auth.params.get("password", "")
+    directory = auth.fake.directory
+    user = directory.find_user(username) if username else None
+    if user is None:
+        return auth.page("signin.html", username=username, error=(
+            "We couldn't find an account with that username. Try another one. "
+            "(AADSTS50034: The user account does not exist in this directory.)"))
+    if not password_matches(user, password):
+        return auth.page("signin.html", username=username, error=(
+            "Your account or password is incorrect. If you don't remember your password, "
+            "reset it now. (AADSTS50126: Error validating credentials due to invalid "
+            "username or password.)"))
+    if not user.account_enabled:
+        return auth.page("signin.html", username=username, error=(
+            "Your account has been locked. Contact your support person to unlock it, then try "
+            "again. (AADSTS50057: The user account is disabled.)"))
+    if user.force_change_password_next_sign_in:
+        flow = store(auth.fake).new_ticket(PasswordChangeTicket(
+            user.id, password_stamp(user), time.time() + TICKET_LIFETIME))
+        return auth.page("change_password.html", username=user.user_principal_name, flow=flow,
+                         rules=PASSWORD_RULES, error=None)
+    return _issue_code(auth, user)
+
+
+def _change_password(auth: Authorize) -> web.StreamResponse:
+    identity = store(auth.fake)
+    flow = auth.params.get("flow", "")
+    ticket = identity.tickets.get(flow)
+    user = auth.fake.directory.users.get(ticket.user_id) if ticket else None
+    if ticket is None or user is None or ticket.expires_at < time.time() or \
+            password_stamp(user) != ticket.stamp:
+        return auth.page("signin.html", username="", error=(
+            "Your sign-in session has expired. Sign in again."))
+    problem = new_password_problem(user, auth.params.get("new_password", ""),
+                                   auth.params.get("confirm_password", ""))
+    if problem is not None:
+        return auth.page("change_password.html", username=user.user_principal_name, flow=flow,
+                         rules=PASSWORD_RULES, error=problem)
+    user.password = auth.params["new_password"]
+    user.force_change_password_next_sign_in = False
+    identity.tickets.pop(flow, None)
+    return _issue_code(auth, user)
+
+
+async def authorize(request: web.Request) -> web.StreamResponse:
+    fake = request.app[FAKE]
+    if request.method == "POST":
+        form = await request.post()
+        params = {k: v for k, v in form.items() if isinstance(v, str)}
+    else:
+        params = dict(request.query)
+    try:
+        auth = _validate(fake, request, params)
+    except OAuthError as err:
+        return _error_page(fake, err)
+    except _Redirectable as redirectable:
+        return _error_redirect(fake, request, params, redirectable.error)
+    try:
+        _validate_request(auth)
+    except OAuthError as err:
+        return auth.error(err)
+    if params.get("prompt") == "none":
+        return auth.error(OAuthError("login_required", 50058,
+                                     "A silent sign-in request was sent but no user is signed "
+                                     "in."))
+    if request.method == "POST" and "flow" in params:
+        return _change_password(auth)
+    if request.method == "POST" and "username" in params:
+        return _sign_in(auth)
+    return auth.page("signin.html", username=params.get("login_hint", ""), error=None)
+
+
+def _error_redirect(fake: FakeGraph, request: web.Request, params: dict[str, str],
+                    err: OAuthError) -> web.StreamResponse:
+    # Only reached once the client and redirect URI were validated.
+    app = find_client(fake.directory, params.get("client_id"))
+    auth = Authorize(fake, app, params, params["redirect_uri"], "query", request.path)
+    return auth.error(err)
