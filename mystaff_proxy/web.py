@@ -1,14 +1,438 @@
-"""The managers' web page (being built; see the web page issue)."""
+"""The managers' web page (SPEC §7.3): thin handlers over ``StaffService``.
+
+Every decision about who may see or do what is the service's; a handler only finds the
+session, checks the form's CSRF token before anything else happens, calls the service and
+renders what it answered. Service errors propagate as ``ApiError`` to the middleware, which
+renders the error page (``Pages.error``); the few a manager can fix by retyping (a bad phone
+number, a refused password, a phone-type conflict) are shown on the form instead.
+
+URL map (each form page answers GET with the form and POST with the change)::
+
+    /                                             sign-in start, or the manager's location
+    /locations                                    location picker
+    /locations/{loc}?search=&cursor=              staff list
+    /locations/{loc}/staff/{uid}                  profile (?done= shows what just happened)
+    /locations/{loc}/staff/{uid}/password         reset password → the temporary password, once
+    /locations/{loc}/staff/{uid}/phones/add       add a phone number
+    /locations/{loc}/staff/{uid}/phones/{t}/edit  change a phone number
+    /locations/{loc}/staff/{uid}/phones/{t}/remove  confirm, then remove a phone number
+    /static/{name}                                stylesheet and script, cached by content hash
+"""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
 from aiohttp import web
 
+from .errors import ApiError
+from .phones import display_national
+from .request_keys import REQUEST_ID, SESSION
+from .services import SERVICES, Services
+from .sessions import Session
+from .staff import PHONE_TYPES, Caller, LocationView, ProfileView
+
+PAGE_SIZE: Final = 25
+RESET_PASSWORD: Final = "reset_password"
+MANAGE_PHONE: Final = "manage_phone"
+
+PHONE_LABELS: Final = {"mobile": "Mobile phone", "alternateMobile": "Alternate mobile phone",
+                       "office": "Office phone"}
+DONE_MESSAGES: Final = {"phone_added": "Phone number added.",
+                        "phone_changed": "Phone number changed.",
+                        "phone_removed": "Phone number removed."}
+# Why an action is greyed out on a profile, in the manager's words.
+PROTECTED_REASONS: Final = {
+    "self": "You can't manage your own account here.",
+    "admin": "Administrators can't be managed here.",
+    "protected_user": "This account is protected; contact your admin.",
+    "protected_group": "This account is protected; contact your admin.",
+}
+NOT_HERE: Final = "Not allowed at this location."
+NOT_NOW: Final = "Not available right now; try again in a minute."
+# Errors a manager can correct on the same form: shown there, not on an error page.
+FORM_ERRORS: Final = frozenset({"invalid_phone_number", "password_rejected", "conflict",
+                                "invalid_request"})
+CONFLICT_REMOVE: Final = "Remove the alternate mobile number first; then the mobile number."
+CONFLICT_ADD: Final = "The person already has that type of number, or needs a mobile number " \
+                      "before an alternate one."
+STATIC_CACHE: Final = "public, max-age=31536000, immutable"
+
+PageHandler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
+# A session the handler changed (the remembered location): the cookie is written again.
+RENEWED_SESSION: web.RequestKey[Session] = web.RequestKey("renewed_session", Session)
+
+
+# -- plumbing --------------------------------------------------------------------------------
+
+def _redirect(location: str) -> web.Response:
+    # 303: after a POST the browser must GET the next page (no resubmission on reload).
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _sign_in(request: web.Request) -> web.Response:
+    # A POST cannot be replayed after sign-in; send the manager back to the same page's form.
+    target = request.path_qs if request.method == "GET" else request.path
+    return _redirect("/auth/login?next=" + quote(target, safe="/"))
+
+
+def csrf_ok(sent: object, session: Session) -> bool:
+    return isinstance(sent, str) and secrets.compare_digest(sent.encode(), session.csrf.encode())
+
+
+def page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A signed-in page: no session → sign-in; a POST without the right CSRF token → refused
+    before the handler (and so the service) runs; the idle deadline moved when due."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        svc = request.app[SERVICES]
+        session = await svc.session_from(request)
+        if session is None:
+            return _sign_in(request)
+        request[SESSION] = session
+        if request.method == "POST":
+            form = await request.post()  # aiohttp keeps it: handlers read it again for free
+            if not csrf_ok(form.get("csrf"), session):
+                raise ApiError("csrf_failed")
+        caller = Caller(session.oid, session.upn, session.name, request[REQUEST_ID])
+        response = await handler(request, caller)
+        renewed = request.get(RENEWED_SESSION)
+        renewed = svc.sessions.touched(renewed or session) or renewed
+        if renewed is not None:
+            svc.set_session_cookie(response, renewed)
+        return response
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+async def _form(request: web.Request) -> Mapping[str, Any]:
+    return await request.post()
+
+
+def _text(form: Mapping[str, Any], name: str) -> str:
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def _svc(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def _render(request: web.Request, template: str, *, status: int = 200,
+            **context: Any) -> web.Response:
+    return _svc(request).pages.render(request, template, status=status, **context)
+
+
+async def _location(request: web.Request, caller: Caller, loc: str) -> LocationView:
+    for view in await _svc(request).staff.locations(caller):
+        if view.id == loc:
+            return view
+    raise ApiError("not_found")  # the service refused first; this is only a safety net
+
+
+def _profile_url(loc: str, uid: str) -> str:
+    return f"/locations/{quote(loc, safe='')}/staff/{quote(uid, safe='')}"
+
+
+# -- what a profile shows ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PhoneRow:
+    type: str
+    label: str
+    display: str
+
+
+@dataclass(frozen=True)
+class ProfilePage:
+    """A profile as the templates see it: actions possible now, or why not."""
+
+    profile: ProfileView
+    location: LocationView
+    url: str
+    phones: tuple[PhoneRow, ...]
+    reset_why_not: str | None
+    phone_why_not: str | None
+    addable: tuple[str, ...]
+
+
+def _why_not(action: str, profile: ProfileView, location: LocationView) -> str | None:
+    if action in profile.actions:
+        return None
+    if action not in location.actions:
+        return NOT_HERE
+    if profile.protected_reason is not None:
+        return PROTECTED_REASONS.get(profile.protected_reason, PROTECTED_REASONS["protected_user"])
+    return NOT_NOW
+
+
+def _addable(profile: ProfileView) -> tuple[str, ...]:
+    """Phone types an add can offer (the service decides; this only avoids a useless choice)."""
+    have = {p.phone_type for p in profile.phones}
+    return tuple(t for t in PHONE_TYPES
+                 if t not in have and (t != "alternateMobile" or "mobile" in have))
+
+
+async def _profile_page(request: web.Request, caller: Caller) -> ProfilePage:
+    loc, uid = request.match_info["loc"], request.match_info["userId"]
+    svc = _svc(request)
+    profile = await svc.staff.profile(caller, loc, uid)
+    location = await _location(request, caller, loc)
+    region = svc.settings.phones.default_region
+    phones = tuple(PhoneRow(p.phone_type, PHONE_LABELS.get(p.phone_type, p.phone_type),
+                            display_national(p.phone_number, region))
+                   for p in sorted(profile.phones, key=lambda p: _type_order(p.phone_type)))
+    return ProfilePage(profile, location, _profile_url(loc, profile.id), phones,
+                       _why_not(RESET_PASSWORD, profile, location),
+                       _why_not(MANAGE_PHONE, profile, location), _addable(profile))
+
+
+def _type_order(phone_type: str) -> int:
+    return PHONE_TYPES.index(phone_type) if phone_type in PHONE_TYPES else len(PHONE_TYPES)
+
+
+def _require(view: ProfilePage, action: str) -> None:
+    """A form page for an action the profile does not offer: the error the service would give."""
+    if action not in view.profile.actions:
+        raise ApiError("protected_user" if view.profile.protected_reason else "forbidden")
+
+
+def _phone_type(request: web.Request) -> str:
+    value = request.match_info["phoneType"]
+    return value if value in PHONE_TYPES else ""
+
+
+def _phone_row(view: ProfilePage, phone_type: str) -> PhoneRow:
+    for row in view.phones:
+        if row.type == phone_type:
+            return row
+    raise ApiError("not_found")
+
+
+# -- pages -----------------------------------------------------------------------------------
 
 async def index(request: web.Request) -> web.StreamResponse:
-    return web.Response(text="<!doctype html><title>My Staff</title>"
-                        "<p><a href=\"/auth/login\">Sign in</a></p>", content_type="text/html")
+    """Signed out: the sign-in start. Signed in: straight to the location to work in."""
+    svc = _svc(request)
+    session = await svc.session_from(request)
+    if session is None:
+        return _render(request, "signin.html", sign_in="/auth/login?next=/")
+    request[SESSION] = session
+    return await _pick_location(request, Caller(session.oid, session.upn, session.name,
+                                                request[REQUEST_ID]), remembered=True)
+
+
+@page
+async def locations(request: web.Request, caller: Caller) -> web.StreamResponse:
+    return await _pick_location(request, caller, remembered=False)
+
+
+async def _pick_location(request: web.Request, caller: Caller, *,
+                         remembered: bool) -> web.StreamResponse:
+    views = await _svc(request).staff.locations(caller)  # a non-manager: insufficient_permissions
+    session = request[SESSION]
+    if len(views) == 1:
+        return _redirect(f"/locations/{quote(views[0].id, safe='')}")
+    if remembered and any(v.id == session.last_location for v in views):
+        return _redirect(f"/locations/{quote(session.last_location or '', safe='')}")
+    return _render(request, "locations.html", locations=views)
+
+
+@page
+async def staff_list(request: web.Request, caller: Caller) -> web.StreamResponse:
+    svc = _svc(request)
+    loc = request.match_info["loc"]
+    search = request.query.get("search", "")
+    cursor = request.query.get("cursor") or None
+    result = await svc.staff.staff_page(caller, loc, search=search, top=PAGE_SIZE,
+                                        cursor=cursor)
+    views = await svc.staff.locations(caller)
+    here = next((v for v in views if v.id == loc), None)
+    if here is None:
+        raise ApiError("not_found")
+    session = request[SESSION]
+    if session.last_location != loc:
+        request[RENEWED_SESSION] = replace(session, last_location=loc)
+    next_url = None
+    if result.next_cursor:
+        query = {"search": search, "cursor": result.next_cursor} if search \
+            else {"cursor": result.next_cursor}
+        next_url = "?" + urlencode(query)
+    first_url = ("?" + urlencode({"search": search})) if search else "?"
+    return _render(request, "staff.html", location=here, several=len(views) > 1,
+                   search=search, staff=result.items, next_url=next_url,
+                   first_url=first_url if cursor else None,
+                   base=f"/locations/{quote(loc, safe='')}")
+
+
+@page
+async def profile(request: web.Request, caller: Caller) -> web.StreamResponse:
+    view = await _profile_page(request, caller)
+    done = DONE_MESSAGES.get(request.query.get("done", ""))
+    return _render(request, "profile.html", view=view, done=done)
+
+
+def _password_form(request: web.Request, view: ProfilePage, *, error: str | None = None,
+                   mode: str = "generate") -> web.Response:
+    current = _svc(request).policy.current
+    typed_allowed = current is not None and current.policy.password.allow_manager_entered
+    return _render(request, "password.html", status=400 if error else 200, view=view,
+                   typed_allowed=typed_allowed, error=error, mode=mode)
+
+
+@page
+async def password_form(request: web.Request, caller: Caller) -> web.StreamResponse:
+    view = await _profile_page(request, caller)
+    _require(view, RESET_PASSWORD)
+    return _password_form(request, view)
+
+
+@page
+async def password_reset(request: web.Request, caller: Caller) -> web.StreamResponse:
+    # The profile is read first so that nothing can fail after the password has changed:
+    # a temporary password that is set but never shown would lock the person out.
+    view = await _profile_page(request, caller)
+    form = await _form(request)
+    mode = "enter" if _text(form, "mode") == "enter" else "generate"
+    body = {"password": _text(form, "password")} if mode == "enter" else {}
+    try:
+        password = await _svc(request).staff.reset_password(
+            caller, view.location.id, view.profile.id, body)
+    except ApiError as exc:
+        if exc.code not in FORM_ERRORS:
+            raise
+        return _password_form(request, view, error=exc.message, mode=mode)
+    response = _render(request, "password_done.html", view=view, password=password)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _phone_form(request: web.Request, view: ProfilePage, *, phone_type: str | None,
+                number: str, error: str | None = None) -> web.Response:
+    """The add form (``phone_type`` None: a choice of type) or the change form."""
+    return _render(request, "phone_form.html", status=400 if error else 200, view=view,
+                   phone_type=phone_type, labels=PHONE_LABELS, number=number, error=error,
+                   region=_svc(request).settings.phones.default_region)
+
+
+@page
+async def phone_add_form(request: web.Request, caller: Caller) -> web.StreamResponse:
+    view = await _profile_page(request, caller)
+    _require(view, MANAGE_PHONE)
+    if not view.addable:
+        raise ApiError("conflict")
+    return _phone_form(request, view, phone_type=None, number="")
+
+
+@page
+async def phone_add(request: web.Request, caller: Caller) -> web.StreamResponse:
+    form = await _form(request)
+    loc, uid = request.match_info["loc"], request.match_info["userId"]
+    number = _text(form, "phoneNumber")
+    try:
+        await _svc(request).staff.add_phone(caller, loc, uid, {
+            "phoneType": _text(form, "phoneType"), "phoneNumber": number})
+    except ApiError as exc:
+        if exc.code not in FORM_ERRORS:
+            raise
+        view = await _profile_page(request, caller)
+        message = CONFLICT_ADD if exc.code == "conflict" else exc.message
+        return _phone_form(request, view, phone_type=None, number=number, error=message)
+    return _redirect(_profile_url(loc, uid) + "?done=phone_added")
+
+
+@page
+async def phone_edit_form(request: web.Request, caller: Caller) -> web.StreamResponse:
+    view = await _profile_page(request, caller)
+    _require(view, MANAGE_PHONE)
+    row = _phone_row(view, _phone_type(request))
+    return _phone_form(request, view, phone_type=row.type, number=row.display)
+
+
+@page
+async def phone_edit(request: web.Request, caller: Caller) -> web.StreamResponse:
+    loc, uid = request.match_info["loc"], request.match_info["userId"]
+    phone_type = _phone_type(request)
+    number = _text(await _form(request), "phoneNumber")
+    try:
+        await _svc(request).staff.change_phone(caller, loc, uid, phone_type,
+                                               {"phoneNumber": number})
+    except ApiError as exc:
+        if exc.code not in FORM_ERRORS:
+            raise
+        view = await _profile_page(request, caller)
+        return _phone_form(request, view, phone_type=phone_type, number=number,
+                           error=exc.message)
+    return _redirect(_profile_url(loc, uid) + "?done=phone_changed")
+
+
+def _remove_page(request: web.Request, view: ProfilePage, row: PhoneRow, *,
+                 error: str | None = None) -> web.Response:
+    return _render(request, "phone_remove.html", status=409 if error else 200, view=view,
+                   row=row, error=error)
+
+
+@page
+async def phone_remove_form(request: web.Request, caller: Caller) -> web.StreamResponse:
+    view = await _profile_page(request, caller)
+    _require(view, MANAGE_PHONE)
+    return _remove_page(request, view, _phone_row(view, _phone_type(request)))
+
+
+@page
+async def phone_remove(request: web.Request, caller: Caller) -> web.StreamResponse:
+    loc, uid = request.match_info["loc"], request.match_info["userId"]
+    try:
+        await _svc(request).staff.remove_phone(caller, loc, uid, _phone_type(request))
+    except ApiError as exc:
+        if exc.code != "conflict":
+            raise
+        view = await _profile_page(request, caller)
+        return _remove_page(request, view, _phone_row(view, _phone_type(request)),
+                            error=CONFLICT_REMOVE)
+    return _redirect(_profile_url(loc, uid) + "?done=phone_removed")
+
+
+async def static(request: web.Request) -> web.StreamResponse:
+    asset = _svc(request).pages.static.get(request.match_info["name"])
+    if asset is None:
+        raise ApiError("not_found")
+    # Versioned URLs (?v=hash) never change content: cache them for a year.
+    cache = STATIC_CACHE if request.query.get("v") == asset.etag else "no-cache"
+    headers = {"Cache-Control": cache, "ETag": f'"{asset.etag}"'}
+    if request.headers.get("If-None-Match") == f'"{asset.etag}"':
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=asset.body, content_type=asset.content_type, charset="utf-8",
+                        headers=headers)
+
+
+async def not_found(request: web.Request) -> web.StreamResponse:
+    session = await _svc(request).session_from(request)
+    if session is not None:
+        request[SESSION] = session
+    raise ApiError("not_found")
 
 
 def setup_page_routes(app: web.Application) -> None:
+    person = "/locations/{loc}/staff/{userId}"
     app.router.add_get("/", index)
+    app.router.add_get("/static/{name}", static)
+    app.router.add_get("/locations", locations)
+    app.router.add_get("/locations/{loc}", staff_list)
+    app.router.add_get(person, profile)
+    app.router.add_get(person + "/password", password_form)
+    app.router.add_post(person + "/password", password_reset)
+    app.router.add_get(person + "/phones/add", phone_add_form)
+    app.router.add_post(person + "/phones/add", phone_add)
+    app.router.add_get(person + "/phones/{phoneType}/edit", phone_edit_form)
+    app.router.add_post(person + "/phones/{phoneType}/edit", phone_edit)
+    app.router.add_get(person + "/phones/{phoneType}/remove", phone_remove_form)
+    app.router.add_post(person + "/phones/{phoneType}/remove", phone_remove)
+    # Any other page (not the JSON API, which answers for itself): the not-found page.
+    app.router.add_get(r"/{tail:(?!api/).*}", not_found)
