@@ -91,20 +91,26 @@ class Manager:
     proxy_url: str
     csrf: str = ""
     upn: str = ""
+    #: every answer of the last sign-in, in order (login, fake pages, callback, landing page)
+    history: list[aiohttp.ClientResponse] = field(default_factory=list)
 
     async def sign_in(self, upn: str, password: str | None = None, next_path: str = "/",
                       new_password: str | None = None) -> aiohttp.ClientResponse:
         """The whole auth-code flow through the fake's sign-in form; returns the last answer."""
+        self.history = []
         resp = await self.session.get(f"{self.proxy_url}/auth/login",
                                       params={"next": next_path}, allow_redirects=False)
+        self.history.append(resp)
         assert resp.status == 302, await resp.text()
         url = resp.headers["Location"]
         resp = await self.session.get(url, allow_redirects=False)
+        self.history.append(resp)
         page = await resp.text()
         action, fields = parse_forms(page)[0]
         fields["username"] = upn
         fields["password"] = password if password is not None else PASSWORDS[upn]
         resp = await self.session.post(urljoin(url, action), data=fields, allow_redirects=False)
+        self.history.append(resp)
         if new_password is not None and resp.status == 200:
             action2, fields2 = parse_forms(await resp.text())[0]
             fields2.update(new_password=new_password, confirm_password=new_password)
@@ -113,6 +119,7 @@ class Manager:
         while resp.status in (302, 303):
             target = urljoin(str(resp.url), resp.headers["Location"])
             resp = await self.session.get(target, allow_redirects=False)
+            self.history.append(resp)
             if not target.startswith(self.proxy_url) or urlsplit(target).path != "/auth/callback":
                 break
         self.upn = upn

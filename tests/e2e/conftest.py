@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from e2e_support import TENANT, Stack, running_stack
+from e2e_checks import check_api_answer
+from e2e_support import TENANT, Manager, Stack, running_stack
 
 from fake_graph.embedded import FakeGraphThread, RunningFake
 
@@ -22,3 +24,17 @@ def e2e_fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningFake]:
 async def stack(e2e_fake: RunningFake, tmp_path: Path) -> AsyncIterator[Stack]:
     async with running_stack(e2e_fake, tmp_path) as s:
         yield s
+
+
+@pytest.fixture(autouse=True)
+def _openapi_checked_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every JSON API answer a test gets through ``Manager.call`` must match the OpenAPI doc."""
+    original = Manager.call
+
+    async def call(self: Manager, method: str, path: str, body: Any = None,
+                   **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
+        status, data, headers = await original(self, method, path, body, **kwargs)
+        check_api_answer(method, path, status, data, headers)
+        return status, data, headers
+
+    monkeypatch.setattr(Manager, "call", call)

@@ -10,6 +10,7 @@ async def test_manager_signs_in_and_resets_a_password(stack: Stack) -> None:
     assert me["locations"] == [{"id": "north", "name": "North store",
                                 "actions": ["reset_password", "manage_phone"]}]
     target = uid("staff2@e2e.example")
-    status, body, headers = await m.call("POST", f"/api/v1/locations/north/staff/{target}/password", {})
+    status, body, _ = await m.call("POST", f"/api/v1/locations/north/staff/{target}/password",
+                                   {})
     assert status == 200, body
     assert stack.fake_user("staff2@e2e.example").password == body["temporaryPassword"]
