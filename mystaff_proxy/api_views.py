@@ -63,7 +63,10 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 async def _body(request: web.Request) -> Any:
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _INVALID_BODY  # refused as invalid_request after authorization, not as a 413
     if not raw.strip():
         return {}
     if request.content_type != "application/json":

@@ -65,6 +65,9 @@ _CODE_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
 _JWT_RE: Final = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.")
 _TOKENISH_RE: Final = re.compile(r"[A-Za-z0-9+/=_~.-]{20,}")
 _MAX_VALUE: Final = 64
+# C1 controls, line/paragraph separators, bidi embeddings/overrides/isolates, BOM.
+_LOG_UNSAFE_RE: Final = re.compile("[\u0080-\u009f\u2028\u2029\u202a-\u202e"
+                                   "\u2066-\u2069\ufeff]")
 
 
 def _mixed(run: str) -> bool:
@@ -153,6 +156,11 @@ class AuditEvent:
 
     def to_line(self) -> bytes:
         text = json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+        # A value from a request (a location key in a URL) may hold U+2028, U+0085 and the
+        # like, which line-oriented readers take for a line break (the security suite's
+        # fuzzing split a record in two that way: log injection), or bidi controls that make
+        # a line read differently. They can only occur inside JSON strings: escape them.
+        text = _LOG_UNSAFE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
         return (text + "\n").encode("utf-8")
 
 

@@ -60,14 +60,21 @@ async def callback(request: web.Request) -> web.StreamResponse:
             reason=exc.reason))
         code = "upstream_unavailable" if exc.reason == "identity_unavailable" else "sign_in_failed"
         return svc.pages.error(request, code, detail=exc.message)
-    # A new session, with a new id, at every sign-in: nothing from before survives.
+    # A new session, with a new id, at every sign-in: nothing from before survives. The
+    # session this browser had until now is ended on the server too (ASVS 7.2.4), so a copy
+    # of its cookie is worthless from here on.
+    previous = await svc.session_from(request)
+    if previous is not None:
+        await svc.sessions.end(previous)
     session = Session.new(oid=user.oid, upn=user.upn, name=user.name, tid=user.tid)
     await svc.audit.write(AuditEvent(
         request_id=request[REQUEST_ID], event=EventType.SIGN_IN,
         actor=audit_actor(user.oid, user.upn), outcome=Outcome.SUCCESS))
     response = _redirect(absolute_redirect(svc.settings.server.public_url, next_path))
     svc.set_session_cookie(response, session)
-    response.del_cookie(_flow_cookie(svc), path="/")
+    # The flow cookie is NOT deleted here: it binds every pending sign-in of this browser,
+    # and another tab's may still be waiting (the security suite found the second tab
+    # refused). Flows are single-use on the server; the cookie expires on its own.
     return response
 
 

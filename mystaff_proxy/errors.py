@@ -131,3 +131,19 @@ def from_graph_error(exc: GraphError) -> ApiError:
     return ApiError.upstream(
         "bad_gateway",
         "Microsoft Entra ID refused the request; nothing was changed, contact IT if it persists.")
+
+
+#: GraphUnavailable codes after which no answer from Graph was read: a change sent may or may
+#: not have been carried out (a timeout, a broken connection, a POST that could not be read back).
+_OUTCOME_UNKNOWN: Final = frozenset({"timeout", "connection", "unknown"})
+CHANGE_UNKNOWN_MESSAGE: Final = ("Microsoft Entra ID did not answer in time; the change may or "
+                                 "may not have been made. Check before trying again.")
+
+
+def from_change_error(exc: GraphError) -> ApiError:
+    """``from_graph_error`` for a failed change: never "nothing was changed" when unknown."""
+    error = from_graph_error(exc)
+    if isinstance(exc, GraphUnavailable) and exc.code in _OUTCOME_UNKNOWN:
+        return ApiError("upstream_unavailable", CHANGE_UNKNOWN_MESSAGE, error.status,
+                        error.retry_after)
+    return error

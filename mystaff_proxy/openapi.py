@@ -146,7 +146,8 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
                     {"name": "top", "in": "query", "required": False,
                      "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
                     {"name": "cursor", "in": "query", "required": False,
-                     "schema": {"type": "string", "maxLength": 4096}},
+                     "schema": {"type": "string", "maxLength": 4096,
+                                "pattern": "^[A-Za-z0-9_-]*$"}},  # base64url, as issued
                 ],
                 "responses": {"200": _json({
                     "type": "object", "required": ["value", "nextCursor"],

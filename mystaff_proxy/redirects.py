@@ -26,7 +26,9 @@ def safe_next(candidate: str | None) -> str:
         return DEFAULT_NEXT
     # Whatever decoding a browser or proxy applies, the path must still be local.
     decoded = candidate
-    for _ in range(3):
+    # The candidate and each of its three decodings: four checks (the security suite found
+    # the third decoding unchecked: "/%25252f%25252fevil" was kept as a "local" path).
+    for _ in range(4):
         if decoded.startswith("//") or decoded.startswith("/\\") or "\\" in decoded:
             return DEFAULT_NEXT
         if any(ord(c) < 0x21 or ord(c) == 0x7F for c in decoded):

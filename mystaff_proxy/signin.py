@@ -148,7 +148,10 @@ class SignIn:
         try:
             result: dict[str, Any] = await asyncio.to_thread(
                 app.acquire_token_by_auth_code_flow, pending["flow"], dict(params))
-        except ValueError as exc:  # MSAL: state or nonce mismatch
+        except (ValueError, RuntimeError) as exc:
+            # MSAL raises ValueError for a state mismatch and RuntimeError (IdTokenError and
+            # its own nonce check) for an ID token whose nonce, issuer or audience is wrong;
+            # the security suite found the latter answered 500 and unaudited.
             raise SignInError("flow_mismatch", "The sign-in answer did not match.") from exc
         except requests.RequestException as exc:
             raise SignInError("identity_unavailable",

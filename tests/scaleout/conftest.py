@@ -13,8 +13,6 @@ from e2e_support import TENANT
 
 from fake_graph.embedded import FakeGraphThread, RunningFake
 
-pytest_plugins: list[str] = []
-
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
