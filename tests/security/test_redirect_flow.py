@@ -21,7 +21,7 @@ from fake_graph.embedded import RunningFake
 
 from .support import authorize, callback, is_own_origin, session_cookie
 
-PAYLOADS = (Path(__file__).resolve().parents[3] / "shared" / "data" / "openredirects.txt") \
+PAYLOADS = (Path(__file__).resolve().parents[1] / "data" / "openredirects.txt") \
     .read_text(encoding="utf-8").splitlines()
 
 # Our own table, the tricks that matter for a "same-origin path" check, with the proxy's own
