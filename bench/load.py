@@ -65,8 +65,8 @@ def start_fake(tmp: Path) -> tuple[subprocess.Popen[str], str]:
 def start_proxy(tmp: Path, fake_url: str, tenant_id: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     policy = (ROOT / "policies" / "demo.yaml").read_text()
-    policy = policy.replace("per_hour: 30", "per_hour: 1000000").replace(
-        "per_hour: 60", "per_hour: 1000000")
+    policy = policy.replace("per_hour: 30", "per_hour: 100000").replace(
+        "per_hour: 60", "per_hour: 100000")
     (tmp / "policy.yaml").write_text(policy)
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     (tmp / "config.toml").write_text(f"""
@@ -180,7 +180,9 @@ async def run(managers: int, duration: float) -> int:
         users = []
         for i in range(managers):
             upn, password, locations = MANAGERS[i % len(MANAGERS)]
-            http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+            http = aiohttp.ClientSession(
+                cookie_jar=aiohttp.CookieJar(unsafe=True),
+                connector=aiohttp.TCPConnector(ssl=client_ssl(tmp / "tls" / "ca.pem")))
             sessions.append(http)
             users.append((await sign_in(http, proxy_url, upn, password), locations))
         start = time.monotonic()
