@@ -53,7 +53,8 @@ def start_fake(tmp: Path) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "fake_graph", "serve", "--tenant",
          str(ROOT / "fake_graph" / "tenants" / "demo.yaml"), "--port", "0",
-         "--tls-dir", str(tmp / "tls")], stdout=subprocess.PIPE, text=True)
+         "--tls-dir", str(tmp / "tls")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if not line.startswith("fake-graph ready on "):
@@ -90,7 +91,8 @@ path = "{tmp / 'policy.yaml'}"
 path = "{tmp / 'audit.jsonl'}"
 """)
     proc = subprocess.Popen([sys.executable, "-m", "mystaff_proxy.cli", "serve", "--config",
-                             str(tmp / "config.toml")], stdout=subprocess.DEVNULL)
+                             str(tmp / "config.toml")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -168,10 +170,14 @@ def pct(values: list[float], p: float) -> float:
 async def run(managers: int, duration: float) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="mystaff-load-"))
     fake, fake_url = start_fake(tmp)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(
-            ssl=client_ssl(tmp / "tls" / "ca.pem"))) as probe:
-        tenant = await (await probe.get(fake_url + "/_fake/tenant")).json()
-    proxy, proxy_url = start_proxy(tmp, fake_url, tenant["id"])
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                ssl=client_ssl(tmp / "tls" / "ca.pem"))) as probe:
+            tenant = await (await probe.get(fake_url + "/_fake/tenant")).json()
+        proxy, proxy_url = start_proxy(tmp, fake_url, tenant["id"])
+    except BaseException:
+        fake.kill()
+        raise
     samples: dict[str, list[float]] = {}
     errors: list[str] = []
     memory: list[tuple[float, float]] = []
