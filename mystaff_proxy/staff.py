@@ -335,9 +335,7 @@ class StaffService:
             await self._refused(caller, event, "invalid_request", location=loc, target=target)
         phone_type = str(body["phoneType"])
         number = await self._number(caller, event, loc, target, body, phone_type)
-        await self._take(caller, event, f"phone:{caller.oid}",
-                         self._policy_in_force().policy.limits.phone_changes_per_manager_per_hour,
-                         loc, target)
+        await self._take_phone_change(caller, event, loc, target)
         # Graph would answer 409 to these (SPEC §7.2: conflict comes after rate_limited, and
         # counts like a change sent); answered from the state just read, without the write.
         have = {p.phone_type for p in snapshot.phones or ()}
@@ -356,16 +354,11 @@ class StaffService:
         snapshot = await self._check(caller, loc, user_id, Action.MANAGE_PHONE.value, event,
                                      with_phones=True)
         target = _target(snapshot)
-        current = _phone_of(snapshot, phone_type)
-        if current is None:
-            await self._refused(caller, event, "not_found", location=loc, target=target,
-                                phoneType=phone_type if phone_type in PHONE_TYPES else None)
+        current = await self._existing_phone(caller, event, loc, snapshot, phone_type)
         if not isinstance(body, dict) or set(body) - {"phoneNumber", "region"}:
             await self._refused(caller, event, "invalid_request", location=loc, target=target)
         number = await self._number(caller, event, loc, target, body, phone_type)
-        await self._take(caller, event, f"phone:{caller.oid}",
-                         self._policy_in_force().policy.limits.phone_changes_per_manager_per_hour,
-                         loc, target)
+        await self._take_phone_change(caller, event, loc, target)
         detail = {"phoneType": phone_type, "phoneLast2": last_digits(number),
                   "previousPhoneLast2": last_digits(current.phone_number)}
         await self._change(caller, event, loc, target, detail,
@@ -379,13 +372,8 @@ class StaffService:
         snapshot = await self._check(caller, loc, user_id, Action.MANAGE_PHONE.value, event,
                                      with_phones=True)
         target = _target(snapshot)
-        current = _phone_of(snapshot, phone_type)
-        if current is None:
-            await self._refused(caller, event, "not_found", location=loc, target=target,
-                                phoneType=phone_type if phone_type in PHONE_TYPES else None)
-        await self._take(caller, event, f"phone:{caller.oid}",
-                         self._policy_in_force().policy.limits.phone_changes_per_manager_per_hour,
-                         loc, target)
+        current = await self._existing_phone(caller, event, loc, snapshot, phone_type)
+        await self._take_phone_change(caller, event, loc, target)
         if phone_type == "mobile" and _phone_of(snapshot, "alternateMobile") is not None:
             await self._refused(caller, event, "conflict", location=loc, target=target,
                                 phoneType=phone_type)  # Graph's 409, as in add_phone
@@ -394,6 +382,21 @@ class StaffService:
                            self._ops.delete_phone(snapshot.user_id, phone_type))
 
     # -- helpers ------------------------------------------------------------------------------
+
+    async def _existing_phone(self, caller: Caller, event: EventType, loc: str,
+                              snapshot: TargetSnapshot, phone_type: str) -> PhoneMethod:
+        """The target's phone of this type, or a refusal: no such phone is ``not_found``."""
+        current = _phone_of(snapshot, phone_type)
+        if current is None:
+            await self._refused(caller, event, "not_found", location=loc,
+                                target=_target(snapshot),
+                                phoneType=phone_type if phone_type in PHONE_TYPES else None)
+        return current
+
+    async def _take_phone_change(self, caller: Caller, event: EventType, loc: str,
+                                 target: Principal) -> None:
+        limit = self._policy_in_force().policy.limits.phone_changes_per_manager_per_hour
+        await self._take(caller, event, f"phone:{caller.oid}", limit, loc, target)
 
     async def _number(self, caller: Caller, event: EventType, loc: str, target: Principal,
                       body: dict[str, Any], phone_type: str) -> str:
