@@ -204,27 +204,9 @@ class AuditLog:
     def _append_reserved(self, line: bytes) -> tuple[int, int]:
         """Append ``line``; return a second, non-appending fd on the same file and its offset."""
         with self._lock:
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                             0o600)
-            except OSError as exc:
-                raise AuditUnavailable(f"cannot open the audit log: {exc.strerror}") from None
-            try:
-                size = os.fstat(fd).st_size
-                written = os.write(fd, line)
-                if written != len(line):
-                    os.ftruncate(fd, size)
-                    raise AuditUnavailable("the audit log is full")
-                offset = os.lseek(fd, 0, os.SEEK_CUR) - len(line)
-                os.fsync(fd)
-                # O_APPEND would make pwrite append (Linux): rewrite through a plain fd on the
-                # same inode, which also survives a rotation between begin and finish.
-                rewrite = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_CLOEXEC)
-            except OSError as exc:
-                raise AuditUnavailable(f"cannot write the audit log: {exc.strerror}") from None
-            finally:
-                os.close(fd)
-            return rewrite, offset
+            reserved = self._append_file(line, reserve=True)
+        assert reserved is not None
+        return reserved
 
     def check(self) -> None:
         """Fail early (at start-up) when the log cannot be opened for appending."""
@@ -244,7 +226,13 @@ class AuditLog:
             else:
                 self._append_file(line)
 
-    def _append_file(self, line: bytes) -> None:
+    def _append_file(self, line: bytes, *, reserve: bool = False) -> tuple[int, int] | None:
+        """Append and fsync ``line`` (the caller holds the lock).
+
+        With ``reserve``, also return a plain (non-O_APPEND) fd on the same inode and the
+        line's offset: O_APPEND would make pwrite append (Linux), and the inode survives a
+        rotation between ``begin`` and ``finish``.
+        """
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
@@ -256,7 +244,11 @@ class AuditLog:
                 # Disk full mid-line: take the partial line back so the file stays parseable.
                 os.ftruncate(fd, size)
                 raise AuditUnavailable("the audit log is full")
+            offset = os.lseek(fd, 0, os.SEEK_CUR) - len(line)
             os.fsync(fd)
+            if reserve:
+                return os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_CLOEXEC), offset
+            return None
         except OSError as exc:
             raise AuditUnavailable(f"cannot write the audit log: {exc.strerror}") from None
         finally:
