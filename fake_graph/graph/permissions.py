@@ -68,6 +68,7 @@ WRITE_USER = needs(("User.ReadWrite.All", "Directory.ReadWrite.All"),
 WRITE_PASSWORD_PROFILE = WRITE_USER | needs(("User-PasswordProfile.ReadWrite.All",))
 WRITE_USER_PHONES = WRITE_USER | needs(("User-Phone.ReadWrite.All",))
 WRITE_ACCOUNT_ENABLED = WRITE_USER | needs(("User.EnableDisableAccount.All",))
+REVOKE_SESSIONS = WRITE_USER | needs(("User.RevokeSessions.All",))
 
 _AUTH_RW = ("UserAuthenticationMethod.ReadWrite.All",)
 READ_AUTH_METHODS = needs(("UserAuthenticationMethod.Read.All", *_AUTH_RW))

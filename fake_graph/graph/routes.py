@@ -20,6 +20,7 @@ def build_router() -> Router:
     r.get("/users", users.list_users)
     r.get(_USER, users.get_user)
     r.patch(_USER, users.patch_user)
+    r.post(_USER + "/revokeSignInSessions", users.revoke_sign_in_sessions)
     r.get(_USER + "/memberOf", memberships.user_member_of)
     r.get(_USER + "/memberOf/{cast}", memberships.user_member_of)
     r.get(_USER + "/transitiveMemberOf", memberships.user_transitive_member_of)

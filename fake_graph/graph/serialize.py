@@ -8,6 +8,7 @@ back as null, as on real Graph.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,6 +41,9 @@ USER_PROPERTIES: dict[str, Callable[[User], Any]] = {
     "surname": lambda u: u.surname,
     "userPrincipalName": lambda u: u.user_principal_name,
     "accountEnabled": lambda u: u.account_enabled,
+    # Not in the default set: real Graph returns it only on $select.
+    "signInSessionsValidFromDateTime": lambda u: time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(u.sign_in_sessions_valid_from)),
     "mailNickname": lambda u: _mail_nickname(u.user_principal_name),
     "userType": lambda u: "Member",
     "otherMails": lambda u: [],

@@ -1,4 +1,5 @@
-"""``/users``: list (paging, ``$filter``, ``$search``), get by id or UPN, update (PATCH).
+"""``/users``: list (paging, ``$filter``, ``$search``), get by id or UPN, update (PATCH),
+``revokeSignInSessions``.
 
 PATCH refuses keys it does not know, including the snake_case keys msgraph-sdk's backing store
 sends when a property is set to None after construction (``{"mobile_phone": null}``,
@@ -9,6 +10,7 @@ property.") makes the mistake visible in tests instead of silently ignoring a cl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -182,3 +184,15 @@ async def patch_user(req: GraphRequest) -> GraphResponse:
             profile.get("forceChangePasswordNextSignIn", False)
             or profile.get("forceChangePasswordNextSignInWithMfa", False))
     return no_content()
+
+
+async def revoke_sign_in_sessions(req: GraphRequest) -> GraphResponse:
+    """``POST /users/{id}/revokeSignInSessions``: sessions and refresh tokens issued before now
+    are void (``signInSessionsValidFromDateTime`` moves to now, whole seconds as on Graph)."""
+    require(req.caller, permissions.REVOKE_SESSIONS)
+    target = lookups.user(req)
+    if not req.caller.app_only and req.caller.object_id != target.id \
+            and not admin_rules.may_update_user(req.directory, req.caller.object_id, target.id):
+        raise access_denied()
+    target.sign_in_sessions_valid_from = float(int(time.time()))
+    return GraphResponse(body={"@odata.context": req.context_url("Edm.Boolean"), "value": True})

@@ -1,31 +1,38 @@
 """``/{tenant}/oauth2/v2.0/logout``: end the session, then go back to the client or show a page.
 
 ``post_logout_redirect_uri`` is followed only if it is one of the tenant's registered redirect
-URIs, or the origin of one (``http://127.0.0.1:8080/`` for ``.../auth/callback``); anything
-else shows the signed-out page, so the endpoint is no open redirector. The fake keeps no
+URIs (loopback ones on any port, as at sign-in), or the origin of one (``http://127.0.0.1:8080/``
+for ``.../auth/callback``); anything else shows the signed-out page, so the endpoint is no open
+redirector. The fake keeps no
 sign-in session, so there is nothing else to end.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
+from ..directory import Application
 from ..server import FAKE
 from . import pages
 from .protocol import resolve_tenant, tenant_not_found
+from .redirects import uri_matches
 
 
-def _allowed(targets: list[str], uri: str) -> bool:
-    for registered in targets:
-        if uri == registered:
-            return True
-        parts = urlsplit(registered)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        if uri in (origin, origin + "/"):
-            return True
-    return False
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
+
+
+def _allowed(apps: list[Application], uri: str) -> bool:
+    registered = [r for app in apps for r in app.redirect_uris]
+    if any(uri_matches(r, uri) for r in registered):
+        return True
+    # The origin of a registered URI (same loopback rule), with or without the slash.
+    as_origin = uri + "/" if uri == _origin(uri).rstrip("/") else uri
+    return as_origin == _origin(uri) and any(uri_matches(_origin(r), as_origin)
+                                             for r in registered)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -43,8 +50,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     client_id = (params.get("client_id") or "").lower()
     apps = [fake.directory.applications[client_id]] if client_id in \
         fake.directory.applications else list(fake.directory.applications.values())
-    registered = [uri for app in apps for uri in app.redirect_uris]
-    if target and _allowed(registered, target):
+    if target and _allowed(apps, target):
         if "state" in params:
             sep = "&" if urlsplit(target).query else "?"
             target = f"{target}{sep}{urlencode({'state': params['state']})}"

@@ -28,13 +28,16 @@ def _loopback_without_port(uri: str) -> tuple[str, str, str, str] | None:
     return parts.scheme, parts.hostname or "", parts.path or "/", parts.query
 
 
-def redirect_uri_registered(app: Application, uri: str) -> bool:
-    if uri in app.redirect_uris:
+def uri_matches(registered: str, uri: str) -> bool:
+    """Exactly, or on another port for an http loopback URI."""
+    if uri == registered:
         return True
     wanted = _loopback_without_port(uri)
-    if wanted is None:
-        return False
-    return any(_loopback_without_port(r) == wanted for r in app.redirect_uris)
+    return wanted is not None and _loopback_without_port(registered) == wanted
+
+
+def redirect_uri_registered(app: Application, uri: str) -> bool:
+    return any(uri_matches(r, uri) for r in app.redirect_uris)
 
 
 def _with_trailing_slash(uri: str) -> str:

@@ -51,6 +51,7 @@ class RefreshGrant:
     stamp: str
     expires_at: float
     revoked: bool = False
+    issued_at: float = field(default_factory=time.time)
 
 
 @dataclass

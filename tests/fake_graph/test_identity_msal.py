@@ -241,3 +241,16 @@ def test_admin_token_carries_wids(fake_graph_server: RunningFake) -> None:
     _, result = auth_code_flow(fake_graph_server, "morgan.admin@contoso.example",
                                "Demo-Admin-1!")
     assert unverified(result["access_token"])["wids"] == ["62e90394-69f5-4237-9190-012177145e10"]
+
+
+def test_revoked_sign_in_sessions_void_older_refresh_tokens(fake_graph_server: RunningFake
+                                                            ) -> None:
+    _, result = auth_code_flow(fake_graph_server, demo.MANAGER.upn, demo.MANAGER.password)
+    assert "refresh_token" in result, result
+    user = fake_graph_server.fake.directory.find_user(demo.MANAGER.upn)
+    assert user is not None
+    # As revokeSignInSessions would a second later (Graph keeps whole seconds).
+    user.sign_in_sessions_valid_from = float(int(result["id_token_claims"]["iat"]) + 1)
+    refreshed = make_app(fake_graph_server).acquire_token_by_refresh_token(
+        result["refresh_token"], ["User.Read"])
+    assert refreshed["error"] == "invalid_grant" and 50173 in refreshed["error_codes"]

@@ -182,3 +182,31 @@ def test_logout(fake_graph_server: RunningFake) -> None:
     stay = http.get(base, params={"post_logout_redirect_uri": "https://evil.example/"},
                     allow_redirects=False, timeout=10)
     assert stay.status_code == 200 and "signed out" in stay.text
+
+
+def test_logout_returns_to_a_loopback_redirect_uri_on_any_port(
+        fake_graph_server: RunningFake) -> None:
+    # Registered: http://127.0.0.1:8080/auth/callback; the loopback rule (RFC 8252) ignores the
+    # port at sign-in, and so it does on the way back from sign-out.
+    http: requests.Session = session(fake_graph_server)
+    base = f"{fake_graph_server.authority}/oauth2/v2.0/logout"
+    back = http.get(base, params={"post_logout_redirect_uri":
+                                  "http://127.0.0.1:54321/auth/callback"},
+                    allow_redirects=False, timeout=10)
+    assert back.status_code == 302
+    assert back.headers["Location"] == "http://127.0.0.1:54321/auth/callback"
+
+
+@pytest.mark.parametrize(("target", "followed"), [
+    ("http://127.0.0.1:40123/", True), ("http://127.0.0.1:40123", True),
+    ("http://localhost:9/", True), ("http://127.0.0.1:40123/elsewhere", False),
+    ("http://127.0.0.1.evil.example:40123/", False), ("https://127.0.0.1:40123/", False)])
+def test_logout_returns_to_the_origin_of_a_loopback_redirect_uri(
+        fake_graph_server: RunningFake, target: str, followed: bool) -> None:
+    http: requests.Session = session(fake_graph_server)
+    resp = http.get(f"{fake_graph_server.authority}/oauth2/v2.0/logout",
+                    params={"post_logout_redirect_uri": target}, allow_redirects=False,
+                    timeout=10)
+    assert (resp.status_code == 302) is followed
+    if followed:
+        assert resp.headers["Location"] == target

@@ -3,8 +3,9 @@
 Entra's behaviour, followed here: every redemption returns a new refresh token, and the old one
 stays usable until it expires or is revoked (Entra refresh tokens are not single-use). A refresh
 token is revoked when the user's password changes or is reset (AADSTS50173), when the account is
-disabled (AADSTS50057), or when the code it came from is redeemed twice. It is bound to its
-client, and can be exchanged for any resource (Entra's refresh tokens are multi-resource).
+disabled (AADSTS50057), when IT revokes the user's sign-in sessions (revokeSignInSessions), or
+when the code it came from is redeemed twice. It is bound to its client, and can be exchanged
+for any resource (Entra's refresh tokens are multi-resource).
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ async def grant(req: TokenRequest) -> dict[str, Any]:
     if stored.revoked:
         raise _revoked()
     user = active_user(req.fake.directory, stored.user_id)
-    if password_stamp(user) != stored.stamp:
-        raise _revoked()
+    if password_stamp(user) != stored.stamp \
+            or int(stored.issued_at) < user.sign_in_sessions_valid_from:
+        raise _revoked()  # password changed, or IT revoked the user's sessions
     requested = parse_scopes(req.form.get("scope") or " ".join(stored.scopes),
                              req.fake.directory)
     consented_oidc = parse_scopes(" ".join(stored.scopes), req.fake.directory).oidc
