@@ -2,8 +2,17 @@
 
 - ``GET /_fake/users/{id or upn}`` — a user's sign-in state and phone methods;
 - ``POST /_fake/faults`` — ``{"path" (regex, required), "method", "status", "retryAfter",
-  "count", "latencyMs"}``; ``DELETE /_fake/faults`` clears them;
-- ``GET /_fake/requests?since=N`` — ``{"value": [...], "next": N}``, oldest first;
+  "count", "latencyMs", "kind", "after"}``; ``DELETE /_fake/faults`` clears them.
+  ``kind`` is ``"status"`` (the default: answer ``status``; without one, latency only),
+  ``"reset"`` (abort the TCP connection with no HTTP answer at all; ``status`` not allowed;
+  inside a ``$batch`` it aborts the whole outer batch) or ``"malformed"`` (``status``, by
+  default the real answer's with ``after``, else 200, with ``Content-Type: application/json``
+  and a truncated, unparseable body;
+  inside a ``$batch`` the sub-response's ``body`` is that text as a JSON string).
+  ``after: true`` applies the fault after the real handler ran: the request takes effect (a
+  change is made, a token issued) and only its answer is replaced, lost or garbled;
+- ``GET /_fake/requests?since=N`` — ``{"value": [...], "next": N}``, oldest first; a request
+  whose connection a ``reset`` fault aborted is recorded with ``status`` 0;
 - ``POST /_fake/reset`` — back to the tenant file.
 
 Extra: ``GET /_fake/tenant`` — ``{"id", "domain", "name", "authority", "graphUrl",
@@ -18,9 +27,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .server import FAKE, Fault
+from .server import FAKE, FAULT_KINDS, Fault
 
-_FAULT_KEYS = {"method", "path", "status", "retryAfter", "count", "latencyMs"}
+_FAULT_KEYS = {"method", "path", "status", "retryAfter", "count", "latencyMs", "kind", "after"}
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 
@@ -80,13 +89,26 @@ def parse_fault(body: Any) -> Fault:
     method = body.get("method")
     if method is not None and (not isinstance(method, str) or method.upper() not in _METHODS):
         raise ValueError(f"'method' must be one of {', '.join(sorted(_METHODS))}")
+    kind = body.get("kind", "status")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"'kind' must be one of {', '.join(FAULT_KINDS)}")
+    after = body.get("after", False)
+    if not isinstance(after, bool):
+        raise ValueError("'after' must be true or false")
+    status = _int(body, "status", 100, 599)
+    if kind == "reset" and status is not None:
+        raise ValueError("a 'reset' fault sends no answer, so it takes no 'status'")
+    if after and kind == "status" and status is None:
+        raise ValueError("'after' needs a fault that changes the answer (a status or a kind)")
     return Fault(
         path=pattern,
         method=method.upper() if isinstance(method, str) else None,
-        status=_int(body, "status", 100, 599),
+        status=status,
         retry_after=_int(body, "retryAfter", 0, 86400),
         count=_int(body, "count", 1, 1_000_000),
         latency_ms=_int(body, "latencyMs", 0, 600_000) or 0,
+        kind=kind,
+        after=after,
     )
 
 
@@ -102,7 +124,7 @@ async def add_fault(request: web.Request) -> web.Response:
     request.app[FAKE].faults.add(fault)
     return _json({"path": fault.path.pattern, "method": fault.method, "status": fault.status,
                   "retryAfter": fault.retry_after, "count": fault.count,
-                  "latencyMs": fault.latency_ms}, 201)
+                  "latencyMs": fault.latency_ms, "kind": fault.kind, "after": fault.after}, 201)
 
 
 async def clear_faults(request: web.Request) -> web.Response:

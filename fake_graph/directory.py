@@ -7,7 +7,6 @@ so handlers stay about HTTP and tests can look at the state directly.
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -99,9 +98,10 @@ class User:
     account_enabled: bool = True
     force_change_password_next_sign_in: bool = False
     phones: dict[str, Phone] = field(default_factory=dict)
-    # signInSessionsValidFromDateTime: tokens and sessions issued before it are void. Real
-    # Graph starts it at the account's creation; revokeSignInSessions moves it to "now".
-    sign_in_sessions_valid_from: float = field(default_factory=lambda: float(int(time.time())))
+    # signInSessionsValidFromDateTime: tokens and sessions issued before it are void;
+    # revokeSignInSessions moves it to "now". None (null) until then: a fixed past time
+    # would do too, but "now" at load would void every session at each fake reset.
+    sign_in_sessions_valid_from: float | None = None
 
     odata_type = "#microsoft.graph.user"
 

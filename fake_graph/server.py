@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
@@ -32,6 +32,42 @@ SECRET_PARAMS = frozenset({
 })
 
 
+#: What a fault does to the answer: ``status`` answers with an error status (no status: latency
+#: only), ``reset`` drops the connection without any HTTP answer, ``malformed`` answers with a
+#: JSON content type and a body that is not JSON (a truncated document).
+FaultKind = Literal["status", "reset", "malformed"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("status", "reset", "malformed")
+
+#: The body of a ``malformed`` answer given before the handler ran: a JSON object cut short.
+MALFORMED_BODY = ('{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#users",'
+                  '"value":[{"id":"')
+
+
+#: The status recorded for a request whose connection an injected fault reset (no answer).
+RESET_STATUS = 0
+
+
+class ConnectionAborted(Exception):
+    """An injected ``reset`` fault: the transport is aborted and nothing is answered.
+
+    Raised by ``dispatch`` (Graph, ``$batch`` sub-requests included: a reset inside a batch
+    aborts the connection of the whole outer ``$batch``, since there is no other answer to
+    drop) and turned into ``transport.abort()`` by whoever owns the connection.
+    """
+
+
+def abort_connection(request: web.Request) -> web.StreamResponse:
+    """Drop the client's connection without an answer (an injected ``reset``).
+
+    ``abort()`` closes the socket at once (no TLS close_notify, no HTTP bytes): the client
+    sees the server disconnect mid-request. The response returned is never sent: aiohttp
+    fails to write it to the closed transport and drops it as a client disconnection.
+    """
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=500)
+
+
 @dataclass
 class Fault:
     path: re.Pattern[str]
@@ -40,11 +76,37 @@ class Fault:
     retry_after: int | None = None
     count: int | None = None  # None: until deleted
     latency_ms: int = 0
+    kind: FaultKind = "status"
+    # Apply the fault AFTER the real handler ran: the request took effect (a change is made)
+    # but its answer is lost (reset), garbled (malformed) or replaced by an error (status).
+    after: bool = False
+    hits: int = 0  # requests the fault was applied to (counted when taken, before latency)
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
             return False
         return self.path.search(path) is not None
+
+    @property
+    def replaces_answer(self) -> bool:
+        """Whether the fault changes the answer (and not only delays it)."""
+        return self.kind != "status" or self.status is not None
+
+    def malformed_status(self, real: int | None) -> int:
+        """A ``malformed`` answer's status: the fault's, else the real answer's (``after``;
+        a 204 becomes 200, as a 204 carries no body), else 200."""
+        if self.status is not None:
+            return self.status
+        return 200 if real is None or real == 204 else real
+
+    def malformed(self, real: bytes | None = None) -> bytes:
+        """The broken body of a ``malformed`` answer: the real JSON cut in half when there is
+        one (``after``), else a fixed truncated document. A proper prefix of a JSON object is
+        never valid JSON, so a client can never parse it."""
+        text = real.strip() if real else b""
+        if len(text) >= 2 and text.startswith(b"{"):
+            return text[: max(1, len(text) // 2)]
+        return MALFORMED_BODY.encode()
 
 
 class FaultStore:
@@ -67,6 +129,7 @@ class FaultStore:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(method, path):
+                    fault.hits += 1
                     if fault.count is not None:
                         fault.count -= 1
                         if fault.count <= 0:
@@ -168,13 +231,15 @@ class FakeGraph:
             hook()
 
     async def apply_fault(self, method: str, path: str) -> Fault | None:
-        """Sleep for an injected latency; return the fault if it also sets a status."""
+        """Sleep for an injected latency; return the fault if it also changes the answer
+        (a status, a reset or a malformed body: the caller applies it before or ``after``
+        running the handler)."""
         fault = self.faults.take(method, path)
         if fault is None:
             return None
         if fault.latency_ms:
             await asyncio.sleep(fault.latency_ms / 1000)
-        return fault if fault.status is not None else None
+        return fault if fault.replaces_answer else None
 
 
 FAKE: web.AppKey[FakeGraph] = web.AppKey("fake_graph", FakeGraph)

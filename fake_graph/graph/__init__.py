@@ -11,7 +11,7 @@ import json
 
 from aiohttp import web
 
-from ..server import FAKE
+from ..server import FAKE, ConnectionAborted, abort_connection
 from . import indexes
 from .context import GraphRequest, GraphResponse
 from .dispatch import dispatch
@@ -26,8 +26,13 @@ async def handle(request: web.Request) -> web.StreamResponse:
     raw_path = request.rel_url.raw_path
     tail = raw_path[len(_PREFIX):] if raw_path.startswith(_PREFIX) else raw_path
     body = await request.read() if request.can_read_body else None
-    response = await dispatch(fake, request.method, tail, request.rel_url.raw_query_string,
-                              request.headers, body)
+    try:
+        response = await dispatch(fake, request.method, tail,
+                                  request.rel_url.raw_query_string, request.headers, body)
+    except ConnectionAborted:
+        return abort_connection(request)
+    if response.raw is not None:
+        return web.Response(status=response.status, body=response.raw, headers=response.headers)
     text = None if response.body is None else json.dumps(response.body)
     return web.Response(status=response.status, text=text, headers=response.headers)
 

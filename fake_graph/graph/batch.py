@@ -9,6 +9,10 @@
   its own faults, its own record with ``batch=True``). A sub-request whose dependency failed
   (status >= 400) is answered ``424 Failed Dependency`` without running.
 - Independent sub-requests run concurrently; dependent ones after their dependencies.
+- Injected faults in a sub-request: a ``status`` fault is that sub-request's answer; a
+  ``malformed`` one makes its ``body`` a JSON *string* holding truncated JSON (the envelope
+  stays parseable, the sub-response does not); a ``reset`` aborts the connection of the whole
+  outer ``$batch`` (one connection carries every answer, so nothing is answered).
 - Responses come back in no particular order, as on real Graph: the fake returns them in
   reverse request order, so a client that assumes request order fails here first.
 """
@@ -19,6 +23,7 @@ import asyncio
 from typing import Any
 
 from ..errors import GraphErrorResult, graph_error_body
+from ..server import ConnectionAborted
 from .context import JSON_CONTENT_TYPE, GraphRequest, GraphResponse
 
 MAX_REQUESTS = 20
@@ -91,7 +96,12 @@ def _sub_response(rid: str, response: GraphResponse) -> dict[str, Any]:
     headers = {k: v for k, v in response.headers.items()
                if k.lower() not in ("request-id", "client-request-id")}
     out: dict[str, Any] = {"id": rid, "status": response.status, "headers": headers}
-    if response.body is not None:
+    if response.raw is not None:
+        # An injected malformed answer: the broken text as a JSON string where the client
+        # expects an object (a batch envelope must stay JSON; the body inside it is garbage).
+        headers.setdefault("Content-Type", JSON_CONTENT_TYPE)
+        out["body"] = response.raw.decode("utf-8", "replace")
+    elif response.body is not None:
         headers.setdefault("Content-Type", JSON_CONTENT_TYPE)
         out["body"] = response.body
     return out
@@ -132,6 +142,16 @@ async def run_batch(req: GraphRequest) -> GraphResponse:
             raise
         done[rid].set_result(response)
 
-    await asyncio.gather(*(run(item) for item in requests))
+    outcomes = await asyncio.gather(*(run(item) for item in requests), return_exceptions=True)
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    if failures:
+        # A sub-request's injected reset takes the whole batch's connection down (after its
+        # siblings finished, as a server would). The futures holding the exception are marked
+        # retrieved, or asyncio would warn about them.
+        for future in done.values():
+            if future.done() and not future.cancelled():
+                future.exception()
+        aborted = [f for f in failures if isinstance(f, ConnectionAborted)]
+        raise (aborted or failures)[0]
     responses = [_sub_response(r["id"], done[r["id"]].result()) for r in reversed(requests)]
     return GraphResponse(body={"responses": responses})

@@ -75,6 +75,8 @@ class GraphResponse:
     status: int = 200
     body: Any = None  # JSON-serialisable, or None for an empty body
     headers: dict[str, str] = field(default_factory=dict)
+    # Sent as-is instead of ``body``: an injected ``malformed`` answer (not valid JSON).
+    raw: bytes | None = None
 
 
 def no_content() -> GraphResponse:

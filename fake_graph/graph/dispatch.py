@@ -19,12 +19,13 @@ from urllib.parse import parse_qsl, unquote
 from multidict import CIMultiDict
 
 from ..errors import GraphErrorResult, bad_request, graph_error_body, invalid_token
+from ..server import RESET_STATUS, ConnectionAborted
 from ..tokens import GRAPH_AUDIENCES, InvalidToken
 from .context import JSON_CONTENT_TYPE, Caller, GraphRequest, GraphResponse
 from .router import Router, normalize_path
 
 if TYPE_CHECKING:
-    from ..server import FakeGraph
+    from ..server import FakeGraph, Fault
 
 log = logging.getLogger("fake_graph.graph")
 
@@ -161,30 +162,60 @@ async def dispatch(fake: FakeGraph, method: str, path: str, query: str,
     recorded_path = "/v1.0" + unquote(path if path.startswith("/") else "/" + path)
     normalized = normalize_path(path)
     client_id: str | None = None
+    fault: Fault | None = None
     try:
         caller = authenticate(fake, hdrs)
         client_id = caller.client_id
         fault = await fake.apply_fault(method, "/v1.0" + unquote(normalized))
-        if fault is not None and fault.status is not None:
-            raise _fault_error(fault.status, fault.retry_after)
-        match = router().match(method, normalized)
-        req = GraphRequest(
-            fake=fake, method=method, path=normalized, query=parse_query_string(query),
-            headers=hdrs, body=_parse_body(body, json_body), caller=caller,
-            params=match.params, request_id=request_id, client_request_id=client_request_id,
-            batch=batch,
-        )
-        response = await match.route.handler(req)
+        if fault is not None and not fault.after:
+            response = _faulted(fault, None, request_id, client_request_id)
+        else:
+            match = router().match(method, normalized)
+            req = GraphRequest(
+                fake=fake, method=method, path=normalized, query=parse_query_string(query),
+                headers=hdrs, body=_parse_body(body, json_body), caller=caller,
+                params=match.params, request_id=request_id,
+                client_request_id=client_request_id, batch=batch,
+            )
+            response = await match.route.handler(req)
     except GraphErrorResult as err:
         response = error_response(err, request_id, client_request_id)
+    except ConnectionAborted:
+        # A reset inside a $batch: the whole batch's connection goes (no answer to record).
+        fake.recorder.record(method, recorded_path, query, RESET_STATUS, client_id, batch)
+        raise
     except Exception:  # a fake bug must still answer like Graph, and be visible in the log
         log.exception("fake_graph: unhandled error serving %s %s", method, recorded_path)
         response = error_response(
             GraphErrorResult(500, "generalException", "An unexpected error occurred."),
             request_id, client_request_id)
+    if fault is not None and fault.after:
+        # The handler ran (a change is made); only its answer is lost or garbled.
+        response = _faulted(fault, response, request_id, client_request_id)
+    if fault is not None and fault.kind == "reset":
+        fake.recorder.record(method, recorded_path, query, RESET_STATUS, client_id, batch)
+        raise ConnectionAborted(f"injected reset: {method} {recorded_path}")
     response.headers["request-id"] = request_id
     response.headers["client-request-id"] = client_request_id
-    if response.body is not None:
+    if response.body is not None or response.raw is not None:
         response.headers.setdefault("Content-Type", JSON_CONTENT_TYPE)
     fake.recorder.record(method, recorded_path, query, response.status, client_id, batch)
     return response
+
+
+def _faulted(fault: Fault, real: GraphResponse | None, request_id: str,
+             client_request_id: str) -> GraphResponse:
+    """The answer an injected fault gives instead of ``real`` (None: the handler did not run).
+
+    A ``reset`` is returned unchanged here: ``dispatch`` records it, then raises.
+    """
+    if fault.kind == "reset":
+        return real or GraphResponse(RESET_STATUS)
+    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+    if fault.kind == "malformed":
+        body = None if real is None or real.body is None else json.dumps(real.body).encode()
+        return GraphResponse(fault.malformed_status(real.status if real else None), None,
+                             headers, raw=fault.malformed(body))
+    assert fault.status is not None  # a status fault without a status is latency only
+    return error_response(_fault_error(fault.status, fault.retry_after), request_id,
+                          client_request_id)

@@ -42,8 +42,8 @@ USER_PROPERTIES: dict[str, Callable[[User], Any]] = {
     "userPrincipalName": lambda u: u.user_principal_name,
     "accountEnabled": lambda u: u.account_enabled,
     # Not in the default set: real Graph returns it only on $select.
-    "signInSessionsValidFromDateTime": lambda u: time.strftime(
-        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(u.sign_in_sessions_valid_from)),
+    "signInSessionsValidFromDateTime": lambda u: None if u.sign_in_sessions_valid_from is None
+    else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(u.sign_in_sessions_valid_from)),
     "mailNickname": lambda u: _mail_nickname(u.user_principal_name),
     "userType": lambda u: "Member",
     "otherMails": lambda u: [],

@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ..errors import entra_error
-from ..server import FAKE
+from ..server import FAKE, RESET_STATUS, Fault, abort_connection
 
 _SKIP = ("/v1.0/", "/_fake/")
 
@@ -72,10 +72,18 @@ async def record_and_fault(request: web.Request, handler: Handler) -> web.Stream
     status = 500
     try:
         fault = await fake.apply_fault(request.method, path)
-        if fault is not None and fault.status is not None:
-            response: web.StreamResponse = fault_response(fault.status, fault.retry_after)
+        if fault is not None and not fault.after:
+            response: web.StreamResponse | None = None
         else:
             response = await handler(request)
+        if fault is not None:
+            # Before the handler (``response`` None: nothing happened) or after it (a code
+            # redeemed, a token issued) with its answer lost or garbled.
+            response = _faulted(request, fault, response)
+            if fault.kind == "reset":
+                status = RESET_STATUS
+                return response
+        assert response is not None
         status = response.status
         return response
     except web.HTTPException as exc:
@@ -84,3 +92,19 @@ async def record_and_fault(request: web.Request, handler: Handler) -> web.Stream
     finally:
         fake.recorder.record(request.method, path, request.query_string, status, client_id,
                              False)
+
+
+def _faulted(request: web.Request, fault: Fault,
+             real: web.StreamResponse | None) -> web.StreamResponse:
+    if fault.kind == "reset":
+        return abort_connection(request)
+    if fault.kind == "malformed":
+        body = real.body if isinstance(real, web.Response) and \
+            isinstance(real.body, bytes) else None
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None \
+            else None
+        status = fault.malformed_status(real.status if real is not None else None)
+        return web.Response(status=status, body=fault.malformed(body),
+                            content_type="application/json", headers=headers)
+    assert fault.status is not None  # a status fault without a status is latency only
+    return fault_response(fault.status, fault.retry_after)

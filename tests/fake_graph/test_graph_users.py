@@ -24,7 +24,10 @@ async def test_sign_in_sessions_valid_from_is_returned_only_on_select(served: Se
     status, body, _ = await served.call("GET", f"/users/{BOB}{SELECT}", token=token)
     assert status == 200, body
     assert body["accountEnabled"] is True
-    assert time.strptime(body["signInSessionsValidFromDateTime"], "%Y-%m-%dT%H:%M:%SZ")
+    assert body["signInSessionsValidFromDateTime"] is None  # never revoked
+    served.fake.directory.users[BOB].sign_in_sessions_valid_from = 1_700_000_000.0
+    _, body, _ = await served.call("GET", f"/users/{BOB}{SELECT}", token=token)
+    assert body["signInSessionsValidFromDateTime"] == "2023-11-14T22:13:20Z"
 
 
 async def test_revoke_sign_in_sessions_moves_the_date_to_now(served: Served) -> None:
@@ -36,6 +39,7 @@ async def test_revoke_sign_in_sessions_moves_the_date_to_now(served: Served) -> 
                                         token=token)
     assert status == 200 and body["value"] is True, body
     assert body["@odata.context"].endswith("$metadata#Edm.Boolean")
+    assert user.sign_in_sessions_valid_from is not None
     assert before <= user.sign_in_sessions_valid_from <= time.time()
 
 

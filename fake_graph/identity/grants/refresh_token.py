@@ -46,7 +46,7 @@ async def grant(req: TokenRequest) -> dict[str, Any]:
         raise _revoked()
     user = active_user(req.fake.directory, stored.user_id)
     if password_stamp(user) != stored.stamp \
-            or int(stored.issued_at) < user.sign_in_sessions_valid_from:
+            or int(stored.issued_at) < (user.sign_in_sessions_valid_from or 0):
         raise _revoked()  # password changed, or IT revoked the user's sessions
     requested = parse_scopes(req.form.get("scope") or " ".join(stored.scopes),
                              req.fake.directory)
