@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .bearer import BearerError
+from .audit import Principal
+from .bearer import BearerError, KeysUnavailable
 from .errors import ApiError
 from .graph.operations import PhoneMethod
 from .openapi import build_openapi
@@ -32,17 +33,28 @@ async def authenticate(request: web.Request, *, unsafe: bool) -> Caller:
             raise ApiError("unauthenticated")
         try:
             user = await svc.bearer.validate(token.strip())
+        except KeysUnavailable as exc:
+            raise ApiError.upstream("timeout" if exc.timeout else "unavailable",
+                                    "Microsoft Entra ID cannot be reached to check the token; "
+                                    "nothing was changed.") from None
         except BearerError:
             raise ApiError("unauthenticated") from None
+        if not await svc.still_in_good_standing(request_id, Principal(user.oid, user.upn),
+                                                user.issued_at, None):
+            raise ApiError("unauthenticated")
         return Caller(user.oid, user.upn, user.name, request_id)
     session = await svc.session_from(request)
     if session is None:
         raise ApiError("unauthenticated")
     request[SESSION] = session
+    principal = Principal(session.oid, session.upn)
     if unsafe:
         sent = request.headers.get("X-CSRF-Token", "")
         if not secrets.compare_digest(sent.encode(), session.csrf.encode()):
+            await svc.audit_refusal(request_id, principal, "csrf_failed")
             raise ApiError("csrf_failed")
+    if not await svc.still_in_good_standing(request_id, principal, session.issued_at, session):
+        raise ApiError("unauthenticated")
     return Caller(session.oid, session.upn, session.name, request_id)
 
 

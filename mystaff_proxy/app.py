@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -36,6 +37,7 @@ from .services import SERVICES, Services
 from .sessions import MemoryRevocations, RevocationStore, Sealer, SessionManager
 from .signin import FlowStore, SignIn
 from .staff import StaffService
+from .standing import ManagerStanding
 
 log = logging.getLogger("mystaff_proxy")
 
@@ -45,6 +47,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
        "object-src 'none'")  # implied by default-src, but ASVS 3.4.3 asks for it by name
+
+
+def content_security_policy(authority_host: str) -> str:
+    """CSP, with the sign-in host allowed as a form target: browsers check ``form-action``
+    on the redirects after a form post too, and the sign-out form ends at Entra's sign-out
+    (the browser suite found Chromium blocking it with ``'self'`` alone)."""
+    parts = urlsplit(authority_host)
+    return CSP.replace("form-action 'self'",
+                       f"form-action 'self' {parts.scheme}://{parts.netloc}")
 
 
 def _ssl_context(ca_file: str) -> ssl.SSLContext:
@@ -88,7 +99,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Content-Security-Policy", request.app[SERVICES].csp)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     headers["Referrer-Policy"] = "no-referrer"
@@ -167,7 +178,8 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                     tenant_id=settings.tenant.id, redirect_uri=settings.redirect_uri,
                     client_credential=credential_for_signin, ca_file=settings.tenant.ca_file,
                     flows=flows)
-    jwks = JwksCache(f"{settings.authority}/discovery/v2.0/keys", http)
+    jwks = JwksCache(f"{settings.authority}/discovery/v2.0/keys", http,
+                     timeout=settings.graph.timeout_seconds)
     bearer = BearerValidator(jwks=jwks, tenant_id=settings.tenant.id,
                              issuer=f"{settings.authority}/v2.0",
                              client_id=settings.app.client_id, scope=settings.app.api_scope)
@@ -177,7 +189,9 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
     return Services(settings=settings, http=http, app_token=app_token, ops=ops, policy=policy,
                     audit=audit, metrics=metrics, limiter=limiter, sessions=sessions,
                     signin=signin, bearer=bearer, staff=staff, pages=Pages(),
-                    closers=closers)
+                    standing=ManagerStanding(
+                        ops, max_age=settings.session.account_recheck_seconds),
+                    csp=content_security_policy(settings.tenant.authority_host), closers=closers)
 
 
 def _certificate_credential(path: str) -> dict[str, str]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from .audit import AuditEvent, EventType, Outcome
+from .audit import AuditEvent, AuditUnavailable, EventType, Outcome, Principal
 from .redirects import absolute_redirect, safe_next
 from .request_keys import REQUEST_ID
 from .services import SERVICES, Services, audit_actor
 from .sessions import Session
 from .signin import SignInError
 
+log = logging.getLogger("mystaff_proxy")
 FLOW_COOKIE_MAX_AGE = 600
 SIGNIN_ATTEMPTS_PER_MINUTE = 30
 
@@ -20,6 +23,19 @@ SIGNIN_ATTEMPTS_PER_MINUTE = 30
 def _redirect(location: str) -> web.Response:
     # A plain 302 response (not HTTPFound) so that cookies can be set on it and returned.
     return web.Response(status=302, headers={"Location": location})
+
+
+async def _record(request: web.Request, event: EventType, actor: Principal | None, *,
+                  outcome: Outcome = Outcome.SUCCESS, reason: str | None = None) -> bool:
+    """Audit a sign-in or sign-out; False (and an error logged) when the log is unwritable."""
+    try:
+        await request.app[SERVICES].audit.write(AuditEvent(
+            request_id=request[REQUEST_ID], event=event, actor=actor, outcome=outcome,
+            reason=reason))
+    except AuditUnavailable:
+        log.error("%s not audited: the audit log cannot be written", event.value)
+        return False
+    return True
 
 
 def _flow_cookie(svc: Services) -> str:
@@ -54,10 +70,9 @@ async def callback(request: web.Request) -> web.StreamResponse:
     try:
         user, next_path = await svc.signin.finish(browser=browser, params=request.query)
     except SignInError as exc:
-        await svc.audit.write(AuditEvent(
-            request_id=request[REQUEST_ID], event=EventType.SIGN_IN, actor=None,
-            outcome=Outcome.FAILED if exc.reason == "identity_unavailable" else Outcome.DENIED,
-            reason=exc.reason))
+        await _record(request, EventType.SIGN_IN, None, reason=exc.reason,
+                      outcome=Outcome.FAILED if exc.reason == "identity_unavailable"
+                      else Outcome.DENIED)  # refused whether or not it can be recorded
         code = "upstream_unavailable" if exc.reason == "identity_unavailable" else "sign_in_failed"
         return svc.pages.error(request, code, detail=exc.message)
     # A new session, with a new id, at every sign-in: nothing from before survives. The
@@ -66,10 +81,14 @@ async def callback(request: web.Request) -> web.StreamResponse:
     previous = await svc.session_from(request)
     if previous is not None:
         await svc.sessions.end(previous)
-    session = Session.new(oid=user.oid, upn=user.upn, name=user.name, tid=user.tid)
-    await svc.audit.write(AuditEvent(
-        request_id=request[REQUEST_ID], event=EventType.SIGN_IN,
-        actor=audit_actor(user.oid, user.upn), outcome=Outcome.SUCCESS))
+    session = Session.new(oid=user.oid, upn=user.upn, name=user.name, tid=user.tid,
+                          signed_in_at=user.issued_at)
+    if not await _record(request, EventType.SIGN_IN, audit_actor(user.oid, user.upn)):
+        # No session without its sign-in record (SPEC §9): the manager is told, IT alerted.
+        return svc.pages.error(request, "upstream_unavailable",
+                               detail="The audit log cannot be written, so nobody can sign "
+                               "in right now. Contact IT.")
+    svc.standing.signed_in(user.oid)  # Entra has just vouched for the account
     response = _redirect(absolute_redirect(svc.settings.server.public_url, next_path))
     svc.set_session_cookie(response, session)
     # The flow cookie is NOT deleted here: it binds every pending sign-in of this browser,
@@ -85,6 +104,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
         form = await request.post()
         token = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
         if not secrets.compare_digest(token.encode(), session.csrf.encode()):
+            await svc.audit_refusal(request[REQUEST_ID], audit_actor(session.oid, session.upn),
+                                    "csrf_failed")
             return svc.pages.error(request, "csrf_failed")
         try:
             await svc.sessions.end(session)
@@ -94,9 +115,17 @@ async def logout(request: web.Request) -> web.StreamResponse:
                                        "close the browser and try again.")
             svc.clear_session_cookie(response)
             return response
-        await svc.audit.write(AuditEvent(
-            request_id=request[REQUEST_ID], event=EventType.SIGN_OUT,
-            actor=audit_actor(session.oid, session.upn), outcome=Outcome.SUCCESS))
-    response = _redirect("/")
+        # Signing out only takes access away: it is not held back for want of its record.
+        await _record(request, EventType.SIGN_OUT, audit_actor(session.oid, session.upn))
+    response = _redirect(entra_sign_out_url(svc) if session is not None else "/")
     svc.clear_session_cookie(response)
     return response
+
+
+def entra_sign_out_url(svc: Services) -> str:
+    """Entra's own sign-out, which comes back to the proxy's start page. Ending only the
+    proxy's session would leave the manager signed in to Microsoft on a shared shop device,
+    and the next "Sign in" would go straight through as them (SECURITY.md)."""
+    query = urlencode({"post_logout_redirect_uri": svc.settings.server.public_url + "/",
+                       "client_id": svc.settings.app.client_id})
+    return f"{svc.settings.authority}/oauth2/v2.0/logout?{query}"

@@ -25,20 +25,32 @@ class BearerError(Exception):
     """The token is not acceptable; the message is for logs, never echoed to clients."""
 
 
+class KeysUnavailable(BearerError):
+    """The tenant's signing keys could not be fetched: the identity platform failing, not a
+    bad token (a 401 would make a script drop a good token). ``timeout``: it did not answer."""
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
 @dataclass(frozen=True)
 class BearerUser:
     oid: str
     upn: str
     name: str
     tid: str
+    issued_at: float  # iat (required and checked by PyJWT)
 
 
 class JwksCache:
     """The tenant's signing keys by ``kid``."""
 
-    def __init__(self, jwks_uri: str, session: aiohttp.ClientSession) -> None:
+    def __init__(self, jwks_uri: str, session: aiohttp.ClientSession, *,
+                 timeout: float = 10.0) -> None:
         self._uri = jwks_uri
         self._session = session
+        self._timeout = timeout
         self._keys: dict[str, Any] = {}
         self._fetched = 0.0
         self._lock = asyncio.Lock()
@@ -58,18 +70,28 @@ class JwksCache:
         return key
 
     async def _refresh(self) -> None:
-        self._fetched = time.monotonic()
+        # Only a successful fetch counts against the once-a-minute limit: after a failed one,
+        # the next token is checked against a new fetch (the fault matrix found good tokens
+        # refused for a minute after an outage).
         try:
-            async with self._session.get(self._uri, timeout=aiohttp.ClientTimeout(total=10)) \
+            async with self._session.get(self._uri,
+                                         timeout=aiohttp.ClientTimeout(total=self._timeout)) \
                     as resp:
+                if resp.status != 200:
+                    raise KeysUnavailable(f"signing keys: HTTP {resp.status}")
                 body = await resp.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise BearerError(f"cannot fetch signing keys: {type(exc).__name__}") from None
+        except TimeoutError:
+            raise KeysUnavailable("signing keys: no answer", timeout=True) from None
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise KeysUnavailable(f"signing keys: {type(exc).__name__}") from None
+        if not isinstance(body, dict) or not isinstance(body.get("keys"), list):
+            raise KeysUnavailable("signing keys: not a key set")
         keys: dict[str, Any] = {}
-        for jwk in body.get("keys", []) if isinstance(body, dict) else []:
+        for jwk in body["keys"]:
             if isinstance(jwk, dict) and jwk.get("kty") == "RSA" and "kid" in jwk:
                 keys[str(jwk["kid"])] = RSAAlgorithm.from_jwk(json.dumps(jwk))
         self._keys = keys
+        self._fetched = time.monotonic()
 
 
 class BearerValidator:
@@ -110,4 +132,5 @@ class BearerValidator:
             upn=str(claims.get("preferred_username") or claims.get("upn") or ""),
             name=str(claims.get("name", "")),
             tid=self._tenant_id,
+            issued_at=float(claims["iat"]),
         )

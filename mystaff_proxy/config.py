@@ -93,6 +93,9 @@ class SessionSettings:
     idle_minutes: int = 30
     backend: str = "cookie"  # "redis": revocations, rate limits, sign-in flows shared
     redis_url: str = field(default="", repr=False)  # with backend = "redis"
+    # How old the answer "is the manager's account still enabled and its sessions not
+    # revoked in Entra?" may be (standing.py); 0: ask Graph on every request.
+    account_recheck_seconds: int = 60
     cookie_name: str = "__Host-mystaff"  # derived: "__Host-" only when the cookie is Secure
     secret_generated: bool = False  # True when the demo generated it (sessions die on restart)
 
@@ -156,7 +159,8 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "server": ("host", "port", "public_url", "trusted_proxies", "log_level"),
     "tenant": ("id", "authority_host", "graph_url", "ca_file"),
     "app": ("client_id", "client_secret", "certificate_path", "managed_identity", "api_scope"),
-    "session": ("secret", "max_age_minutes", "idle_minutes", "backend", "redis_url"),
+    "session": ("secret", "max_age_minutes", "idle_minutes", "backend", "redis_url",
+                "account_recheck_seconds"),
     "policy": ("path",),
     "phones": ("default_region",),
     "audit": ("path",),
@@ -401,6 +405,8 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
     session = SessionSettings(
         secret=secret, max_age_minutes=max_age, idle_minutes=idle,
         backend=backend, redis_url=redis_url,
+        account_recheck_seconds=c.get("session", "account_recheck_seconds", 60,
+                                      _int_range(0, 300)),
         cookie_name="__Host-mystaff" if secure else "mystaff",
         secret_generated=generated,
     )

@@ -133,17 +133,23 @@ def from_graph_error(exc: GraphError) -> ApiError:
         "Microsoft Entra ID refused the request; nothing was changed, contact IT if it persists.")
 
 
-#: GraphUnavailable codes after which no answer from Graph was read: a change sent may or may
-#: not have been carried out (a timeout, a broken connection, a POST that could not be read back).
-_OUTCOME_UNKNOWN: Final = frozenset({"timeout", "connection", "unknown"})
 CHANGE_UNKNOWN_MESSAGE: Final = ("Microsoft Entra ID did not answer in time; the change may or "
                                  "may not have been made. Check before trying again.")
+CHANGE_ANSWER_LOST_MESSAGE: Final = ("Microsoft Entra ID's answer was lost or could not be read; "
+                                     "the change may or may not have been made. Check before "
+                                     "trying again.")
 
 
 def from_change_error(exc: GraphError) -> ApiError:
-    """``from_graph_error`` for a failed change: never "nothing was changed" when unknown."""
+    """``from_graph_error`` for a failed change: never "nothing was changed" when unknown.
+
+    Unknown (``GraphError.outcome_unknown``): no answer in time, a broken connection, an
+    unreadable answer (a 2xx whose body is not JSON: Graph may well have done it), Graph's
+    own gateway timeout (504), or any of these on an earlier attempt of a repeated call.
+    """
     error = from_graph_error(exc)
-    if isinstance(exc, GraphUnavailable) and exc.code in _OUTCOME_UNKNOWN:
-        return ApiError("upstream_unavailable", CHANGE_UNKNOWN_MESSAGE, error.status,
-                        error.retry_after)
+    if isinstance(exc, GraphUnavailable | GraphThrottled) and exc.outcome_unknown:
+        message = CHANGE_UNKNOWN_MESSAGE if exc.code == "timeout" or exc.status == 504 \
+            else CHANGE_ANSWER_LOST_MESSAGE
+        return ApiError("upstream_unavailable", message, error.status, error.retry_after)
     return error

@@ -49,7 +49,14 @@ class PolicyRuntime:
         try:
             _, digest = await asyncio.to_thread(self._read)
         except OSError as exc:
-            return self._refuse(f"{self.path}: cannot read policy file: {exc.strerror}")
+            # Deleted, or unreadable: most likely a deployment mid-way (or a mistake), not a
+            # decision to revoke every manager; the last good policy stays, as for a broken
+            # file. Told once per problem, not at every check.
+            message = f"{self.path}: cannot read policy file: {exc.strerror}"
+            if message == self.last_error:
+                return False
+            self._digest = ""  # the same file, back again, is loaded again
+            return self._refuse(message)
         stale = time.monotonic() - self._resolved_at > self._resolve_interval
         if digest == self._digest and not force and not stale:
             return False

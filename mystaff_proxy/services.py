@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from .audit import AuditLog, Principal
+from .audit import AuditEvent, AuditLog, AuditUnavailable, EventType, Outcome, Principal
 from .config import Settings
+from .errors import ApiError, from_graph_error
 from .graph.credentials import AppToken
+from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations
 from .metrics import Metrics
 from .netaddr import client_address
@@ -20,6 +22,7 @@ from .ratelimit import RateLimiter
 from .sessions import Session, SessionManager
 from .signin import SignIn
 from .staff import StaffService
+from .standing import ManagerStanding
 
 if TYPE_CHECKING:
     from .bearer import BearerValidator
@@ -45,8 +48,10 @@ class Services:
     bearer: BearerValidator
     staff: StaffService
     pages: Pages
+    standing: ManagerStanding
     # Called at shutdown (e.g. the shared store's connection pool).
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    csp: str = "default-src 'none'"  # the Content-Security-Policy header (app.py builds it)
 
     @property
     def cookie_secure(self) -> bool:
@@ -67,6 +72,44 @@ class Services:
         response.set_cookie(self.cookie_name, self.sessions.encode(session), path="/",
                             max_age=int(self.sessions.max_age), httponly=True,
                             secure=self.cookie_secure, samesite="Lax")
+
+    async def still_in_good_standing(self, request_id: str, principal: Principal,
+                                     issued_at: float, session: Session | None) -> bool:
+        """SPEC §8.1 once more: the manager's account is enabled, still exists, and its
+        sessions were not revoked in Entra after ``issued_at``. If not, the session ends here
+        too and the refusal is audited. A Graph failure refuses the request (ApiError)."""
+        try:
+            why = await self.standing.refusal(principal.id, issued_at)
+        except GraphError as exc:
+            error = from_graph_error(exc)
+            await self._write(AuditEvent(
+                request_id=request_id, event=EventType.ACCESS_DENIED, actor=principal,
+                outcome=Outcome.FAILED, reason=error.code, detail={"graphStatus": exc.status}))
+            raise error from None
+        if why is None:
+            return True
+        if session is not None:
+            await self.sessions.end(session)
+        await self.audit_refusal(request_id, principal, "unauthenticated", why=why.value,
+                                 event=EventType.SIGN_OUT if session else None)
+        return False
+
+    async def audit_refusal(self, request_id: str, principal: Principal, code: str, *,
+                            why: str | None = None, event: EventType | None = None) -> None:
+        """Audit a request refused before it reached the use cases, for a KNOWN caller (a
+        genuine session or a validly signed token). Anonymous refusals are only counted in
+        /metrics: anyone can send them, and auditing them would let an outsider fill the
+        audit disk — which blocks every change (SECURITY.md)."""
+        await self._write(AuditEvent(
+            request_id=request_id, event=event or EventType.ACCESS_DENIED, actor=principal,
+            outcome=Outcome.DENIED, reason=code, detail={"why": why} if why else None))
+
+    async def _write(self, record: AuditEvent) -> None:
+        try:
+            await self.audit.write(record)
+        except AuditUnavailable:
+            raise ApiError.upstream("unavailable", "The audit log cannot be written; nothing "
+                                    "more was done. Contact IT.") from None
 
     def clear_session_cookie(self, response: web.StreamResponse) -> None:
         response.del_cookie(self.cookie_name, path="/", secure=self.cookie_secure,

@@ -78,12 +78,21 @@ class Session:
     last_seen: float
     last_location: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # When Entra signed the manager in (the ID token's iat, Entra's clock): a revocation of
+    # the manager's sessions in Entra after this time ends this session (standing.py).
+    signed_in_at: float | None = None
 
     @classmethod
-    def new(cls, *, oid: str, upn: str, name: str, tid: str, now: float | None = None) -> Session:
+    def new(cls, *, oid: str, upn: str, name: str, tid: str, now: float | None = None,
+            signed_in_at: float | None = None) -> Session:
         at = time.time() if now is None else now
         return cls(sid=secrets.token_urlsafe(24), oid=oid, upn=upn, name=name, tid=tid,
-                   csrf=secrets.token_urlsafe(32), created=at, last_seen=at)
+                   csrf=secrets.token_urlsafe(32), created=at, last_seen=at,
+                   signed_in_at=at if signed_in_at is None else signed_in_at)
+
+    @property
+    def issued_at(self) -> float:
+        return self.created if self.signed_in_at is None else self.signed_in_at
 
 
 class RevocationStore(Protocol):

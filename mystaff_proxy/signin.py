@@ -41,6 +41,7 @@ class SignedInUser:
     upn: str
     name: str
     tid: str
+    issued_at: float  # the ID token's iat: Entra's clock, for revocation checks
 
 
 class FlowStore(Protocol):
@@ -113,7 +114,8 @@ class SignIn:
                 if self._app is None:
                     try:
                         self._app = await asyncio.to_thread(self._build_app)
-                    except (ValueError, requests.RequestException) as exc:
+                    except (ValueError, requests.RequestException,
+                            msal.exceptions.MsalError) as exc:
                         raise SignInError("identity_unavailable",
                                           "The sign-in service cannot be reached.") from exc
         return self._app
@@ -153,7 +155,9 @@ class SignIn:
             # its own nonce check) for an ID token whose nonce, issuer or audience is wrong;
             # the security suite found the latter answered 500 and unaudited.
             raise SignInError("flow_mismatch", "The sign-in answer did not match.") from exc
-        except requests.RequestException as exc:
+        except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
+            # MsalServiceError: the token endpoint answered 5xx without an OAuth error body
+            # (tests/e2e/test_identity_down.py found it escaping as a 500).
             raise SignInError("identity_unavailable",
                               "The sign-in service cannot be reached.") from exc
         if "error" in result:
@@ -167,6 +171,8 @@ class SignIn:
         oid = str(claims.get("oid", "")).lower()
         if not oid:
             raise SignInError("no_oid", "The sign-in answer lacks the account id.")
+        iat = claims.get("iat")
         user = SignedInUser(oid=oid, upn=str(claims.get("preferred_username", "")),
-                            name=str(claims.get("name", "")), tid=tid)
+                            name=str(claims.get("name", "")), tid=tid,
+                            issued_at=float(iat) if isinstance(iat, int | float) else time.time())
         return user, str(pending["next"])

@@ -129,18 +129,25 @@ class StaffService:
         return current
 
     async def grants(self, caller: Caller) -> Mapping[str, frozenset[Action]]:
+        try:
+            return await self._grants(caller)
+        except GraphError as exc:
+            raise from_graph_error(exc) from None
+
+    async def _grants(self, caller: Caller) -> Mapping[str, frozenset[Action]]:
+        """Raises GraphError when the manager's groups cannot be read."""
         policy = self._policy_in_force()
         groups: frozenset[str] = frozenset()
         if policy.manager_group_ids:
-            try:
-                groups = await self._groups.get(caller.oid)
-            except GraphError as exc:
-                raise from_graph_error(exc) from None
+            groups = await self._groups.get(caller.oid)
         return policy.locations_for_manager(caller.oid, groups)
 
     async def _manager_grants(self, caller: Caller, event: EventType,
                               action: str) -> Mapping[str, frozenset[Action]]:
-        grants = await self.grants(caller)
+        try:
+            grants = await self._grants(caller)
+        except GraphError as exc:  # audited as the request's event, like any Graph failure
+            await self._failed(caller, event, exc)
         if not grants:
             await self._refused(caller, event, "insufficient_permissions", action=action)
         return grants

@@ -29,6 +29,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from .audit import Principal
 from .errors import ApiError
 from .phones import display_national
 from .request_keys import REQUEST_ID, SESSION
@@ -80,6 +81,14 @@ def _sign_in(request: web.Request) -> web.Response:
     return _redirect("/auth/login?next=" + quote(target, safe="/"))
 
 
+def _signed_out(request: web.Request) -> web.Response:
+    """The session was ended because of the manager's account (standing.py): the cookie
+    goes, and the next step is Entra's sign-in, which explains a disabled account itself."""
+    response = _sign_in(request)
+    _svc(request).clear_session_cookie(response)
+    return response
+
+
 def csrf_ok(sent: object, session: Session) -> bool:
     return isinstance(sent, str) and secrets.compare_digest(sent.encode(), session.csrf.encode())
 
@@ -94,10 +103,15 @@ def page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamRe
         if session is None:
             return _sign_in(request)
         request[SESSION] = session
+        principal = Principal(session.oid, session.upn)
         if request.method == "POST":
             form = await request.post()  # aiohttp keeps it: handlers read it again for free
             if not csrf_ok(form.get("csrf"), session):
+                await svc.audit_refusal(request[REQUEST_ID], principal, "csrf_failed")
                 raise ApiError("csrf_failed")
+        if not await svc.still_in_good_standing(request[REQUEST_ID], principal,
+                                                session.issued_at, session):
+            return _signed_out(request)
         caller = Caller(session.oid, session.upn, session.name, request[REQUEST_ID])
         response = await handler(request, caller)
         renewed = request.get(RENEWED_SESSION)
@@ -224,6 +238,10 @@ async def index(request: web.Request) -> web.StreamResponse:
     if session is None:
         return _render(request, "signin.html", sign_in="/auth/login?next=/")
     request[SESSION] = session
+    if not await svc.still_in_good_standing(request[REQUEST_ID],
+                                            Principal(session.oid, session.upn),
+                                            session.issued_at, session):
+        return _signed_out(request)
     return await _pick_location(request, Caller(session.oid, session.upn, session.name,
                                                 request[REQUEST_ID]), remembered=True)
 

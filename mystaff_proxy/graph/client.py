@@ -19,7 +19,15 @@ from typing import Any
 
 import aiohttp
 
-from .exceptions import GraphError, GraphUnauthorized, GraphUnavailable, error_for
+from .exceptions import (
+    GATEWAY_TIMEOUT,
+    IDENTITY,
+    LOST_ANSWER_CODES,
+    GraphError,
+    GraphUnauthorized,
+    GraphUnavailable,
+    error_for,
+)
 
 TokenProvider = Callable[[bool], Awaitable[str]]  # force_refresh -> bearer token
 CallObserver = Callable[[str, int, float], None]  # (operation, status, seconds)
@@ -96,10 +104,20 @@ class GraphClient:
         return path if path.startswith("https://") or path.startswith("http://") \
             else f"{self.base_url}/{path.lstrip('/')}"
 
+    async def _app_token(self, force: bool) -> str:
+        """The app token, within the same timeout as a Graph call: a token endpoint that
+        hangs must not hold a manager's request longer than Graph itself may."""
+        try:
+            async with asyncio.timeout(self._timeout.total):
+                return await self._token(force)
+        except TimeoutError:
+            raise GraphUnavailable(504, IDENTITY, "the identity platform did not answer within "
+                                   f"{self._timeout.total:g} s") from None
+
     async def _send_once(self, method: str, url: str, params: Mapping[str, str] | None,
                          body: Any, headers: Mapping[str, str] | None, op: str,
                          force_token: bool = False) -> GraphResponse:
-        token = await self._token(force_token)
+        token = await self._app_token(force_token)
         send_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if headers:
             send_headers.update(headers)
@@ -157,14 +175,21 @@ class GraphClient:
         attempt = 0
         refreshed = False
         force_token = False
+        # Whether an attempt's answer was lost (timeout, reset, unreadable, gateway timeout):
+        # that attempt may have been carried out, which the final error must say
+        # (GraphError.unanswered_attempt; e.g. a repeated DELETE then finds nothing).
+        unanswered = False
         while True:
             try:
                 resp = await self._send_once(method, url, params, body, headers, op,
                                              force_token=force_token)
                 force_token = False
             except GraphUnavailable as exc:
+                unanswered = unanswered or exc.code in LOST_ANSWER_CODES
+                exc.unanswered_attempt = unanswered
                 # A timeout or reset on a write leaves its outcome unknown: never repeat it.
-                if not may_retry or attempt >= self._max_retries:
+                # Without an app token nothing was sent: that is safe to repeat for any call.
+                if not (may_retry or exc.code == IDENTITY) or attempt >= self._max_retries:
                     raise
                 delay = min(_DEFAULT_RETRY_AFTER, 0.2 * 2**attempt)
                 if time.monotonic() + delay > deadline:
@@ -174,11 +199,12 @@ class GraphClient:
                 continue
             if resp.status < 400:
                 return resp
+            error = self._error(resp, unanswered)
+            unanswered = unanswered or resp.status == GATEWAY_TIMEOUT
             if resp.status == 401 and not refreshed:
                 # An expired or revoked app token: nothing was done, so one retry is safe.
                 refreshed = force_token = True
                 continue
-            error = _graph_error(resp.status, resp.body, resp.headers)
             if resp.status in RETRY_STATUSES and may_retry and attempt < self._max_retries:
                 delay = error.retry_after if error.retry_after is not None \
                     else _DEFAULT_RETRY_AFTER * 2**attempt
@@ -190,6 +216,12 @@ class GraphClient:
                 raise GraphUnavailable(503, error.code, "Graph refused the app's token",
                                        error.request_id) from None
             raise error
+
+    @staticmethod
+    def _error(resp: GraphResponse, unanswered: bool) -> GraphError:
+        error = _graph_error(resp.status, resp.body, resp.headers)
+        error.unanswered_attempt = unanswered or resp.status == GATEWAY_TIMEOUT
+        return error
 
     async def get(self, path: str, *, params: Mapping[str, str] | None = None,
                   headers: Mapping[str, str] | None = None, op: str = "graph") -> Any:
@@ -220,7 +252,9 @@ class GraphClient:
                                                "Graph's batch answer lacks a response")
                     if sub.status in RETRY_STATUSES and retry:
                         again.append(req)
-                        wait = max(wait, _retry_after(sub.headers) or _DEFAULT_RETRY_AFTER)
+                        # "Retry-After: 0" means now, not "unknown" (was `or`: waited 1 s)
+                        after = _retry_after(sub.headers)
+                        wait = max(wait, _DEFAULT_RETRY_AFTER if after is None else after)
                     results[req.id] = sub
             if not again or attempt >= self._max_retries or time.monotonic() + wait > deadline:
                 break

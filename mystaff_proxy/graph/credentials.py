@@ -11,7 +11,7 @@ import time
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .exceptions import GraphUnavailable
+from .exceptions import IDENTITY, GraphUnavailable
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _REFRESH_MARGIN = 300.0
@@ -47,6 +47,12 @@ def build_credential(*, tenant_id: str, client_id: str, authority_host: str,
     host = urlsplit(authority_host).hostname or ""
     common["authority"] = authority_host
     common["disable_instance_discovery"] = host not in _WELL_KNOWN_HOSTS
+    # No retries inside azure-identity: GraphClient retries a failed token request itself,
+    # within [graph] retry_budget_seconds. azure-core's own 3 retries with back-off took
+    # ~4.8 s per token request while the identity platform failed, on top of (and unbounded
+    # by) that budget (tests/e2e/test_fault_matrix.py). Managed identity keeps its IMDS
+    # retries: the local endpoint needs them while it starts.
+    common["retry_total"] = 0
     if certificate_path:
         return CertificateCredential(tenant_id, client_id, certificate_path, **common)
     return ClientSecretCredential(tenant_id, client_id, client_secret, **common)
@@ -73,7 +79,7 @@ class AppToken:
                 access = await self._credential.get_token(self._scope)
             except Exception as exc:  # azure-identity raises several unrelated types
                 # Fail closed: no token means no Graph call, reported as the platform down.
-                raise GraphUnavailable(503, "identity", "cannot get the app's Graph token: "
+                raise GraphUnavailable(503, IDENTITY, "cannot get the app's Graph token: "
                                        f"{type(exc).__name__}") from None
             self._token = str(access.token)
             self._expires_on = float(access.expires_on)

@@ -14,6 +14,15 @@
 
 from __future__ import annotations
 
+#: ``GraphUnavailable.code`` when the app token could not be had: no Graph call was sent.
+IDENTITY = "identity"
+#: ``GraphUnavailable.code`` values after which Graph's answer was never read: the call may or
+#: may not have been carried out (no answer in time, a broken connection, an unreadable
+#: answer, or a POST whose outcome could not be read back).
+LOST_ANSWER_CODES = frozenset({"timeout", "connection", "malformed", "unknown"})
+#: Graph's own gateway gave up waiting for the service: the call may still have been done.
+GATEWAY_TIMEOUT = 504
+
 
 class GraphError(Exception):
     """A failed Graph call. ``code`` is Graph's error code (never shown to managers)."""
@@ -26,6 +35,17 @@ class GraphError(Exception):
         self.message = message
         self.request_id = request_id
         self.retry_after = retry_after
+        # Set by GraphClient: this call, or an earlier attempt of it, got no readable answer
+        # (LOST_ANSWER_CODES, or a 504), so a change it carried may have been made.
+        self.unanswered_attempt = False
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """Whether a change sent with this call may have been made despite the error."""
+        if self.code == IDENTITY and not self.unanswered_attempt:
+            return False  # no app token: the call was never sent
+        return self.unanswered_attempt or self.code in LOST_ANSWER_CODES \
+            or self.status == GATEWAY_TIMEOUT
 
 
 class GraphBadRequest(GraphError):

@@ -10,11 +10,12 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from .client import BatchRequest, GraphClient, GraphResponse, raise_for
-from .exceptions import GraphError, GraphUnavailable
+from .exceptions import IDENTITY, GraphError, GraphNotFound, GraphUnavailable
 
 PHONE_METHOD_IDS = {
     "mobile": "3179e48a-750b-4051-897c-87b9720928f7",
@@ -90,6 +91,27 @@ class TargetSnapshot:
     def is_admin(self) -> bool:
         return bool(self.role_template_ids) or self.has_role_assignment \
             or self.in_role_assignable_group
+
+
+@dataclass(frozen=True)
+class ManagerAccount:
+    """The signed-in manager's own account, as Graph has it now."""
+
+    enabled: bool
+    sessions_valid_from: float | None  # signInSessionsValidFromDateTime (epoch seconds)
+
+
+def _timestamp(value: Any) -> float | None:
+    """An RFC 3339 UTC date-time from Graph as epoch seconds; None when absent.
+    Anything else is a malformed answer (ValueError): a check must not pass on it."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("not a date-time")
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("a date-time without a time zone")
+    return parsed.timestamp()
 
 
 def _str(obj: dict[str, Any], key: str) -> str | None:
@@ -184,6 +206,10 @@ class GraphOperations:
             return TargetSnapshot(uid, False, None, frozenset(), False, False, frozenset(),
                                   None)
         raise_for(member)
+        # "Yes, a member" only from an answer that says so: the member object, by its id.
+        # A 200 whose body cannot be read is no answer (fail closed), not a membership.
+        if not isinstance(member.body, dict) or str(member.body.get("id", "")).lower() != uid:
+            raise GraphUnavailable(502, "malformed", "Graph's membership answer is unreadable")
         user = answers["user"]
         if user.status == 404:
             # A member that Graph cannot find as a user is not staff we may touch.
@@ -246,6 +272,26 @@ class GraphOperations:
                                          op="manager_groups")
             items += _values(GraphResponse(200, body))
         return frozenset(str(g.get("id", "")).lower() for g in items)
+
+    async def manager_account(self, user_id: str) -> ManagerAccount | None:
+        """Whether the account may still sign in, and since when its sessions are valid
+        (None: the account no longer exists)."""
+        try:
+            body = await self.client.get(
+                f"users/{_guid(user_id)}",
+                params={"$select": "id,accountEnabled,signInSessionsValidFromDateTime"},
+                op="manager_account")
+        except GraphNotFound:
+            return None
+        try:
+            if not isinstance(body, dict):
+                raise ValueError("no body")
+            valid_from = _timestamp(body.get("signInSessionsValidFromDateTime"))
+        except ValueError as exc:
+            raise GraphUnavailable(502, "malformed", f"Graph's answer about a manager: {exc}"
+                                   ) from None
+        return ManagerAccount(enabled=body.get("accountEnabled") is not False,
+                              sessions_valid_from=valid_from)
 
     async def resolve_upns(self, upns: Iterable[str]) -> dict[str, str]:
         """UPN (lower-cased) -> object id, for those that exist. Unknown UPNs are left out."""
@@ -323,7 +369,9 @@ class GraphOperations:
             resp = await self.client.request(
                 "POST", path, body={"phoneNumber": number, "phoneType": phone_type},
                 op="add_phone")
-        except GraphUnavailable:
+        except GraphUnavailable as exc:
+            if not exc.outcome_unknown and exc.code == IDENTITY:
+                raise  # no app token: the POST was never sent, there is nothing to read back
             # The POST may or may not have happened; Graph's state is the truth.
             try:
                 phones = await self.list_phones(user_id)
@@ -348,4 +396,13 @@ class GraphOperations:
     async def delete_phone(self, user_id: str, phone_type: str) -> None:
         path = (f"users/{_guid(user_id)}/authentication/phoneMethods/"
                 f"{PHONE_METHOD_IDS[phone_type]}")
-        await self.client.request("DELETE", path, op="delete_phone")
+        try:
+            await self.client.request("DELETE", path, op="delete_phone")
+        except GraphNotFound:
+            # The caller's live check saw this phone moments ago, so 404 means it is gone: the
+            # removal asked for is what happened. Usually it was this very request: a DELETE
+            # is sent again after a lost answer — by GraphClient (SPEC §10), and invisibly by
+            # aiohttp itself when a kept-alive connection drops (RFC 9112 §9.3.1) — and the
+            # repeat finds nothing. Reporting not_found would audit a removal that this
+            # manager made as refused (tests/e2e/test_fault_matrix.py).
+            return

@@ -142,3 +142,52 @@ async def test_a_broken_policy_leaves_the_old_rules_in_force(fast_stack: Stack) 
         return bool((await me_locations(viewer))[0]["actions"] == ["manage_phone"])
 
     await eventually(viewer_may_manage_phones)
+
+
+async def test_a_deleted_policy_file_leaves_the_old_rules_in_force(fast_stack: Stack) -> None:
+    stack = fast_stack
+    mgr = await stack.manager("mgr.upn@e2e.example")
+    viewer = await stack.manager("viewer@e2e.example")
+    good = stack.policy_path.read_text()
+    failures = (await metrics(stack))["mystaff_policy_reload_failures_total"]
+    stack.policy_path.unlink()
+
+    async def refused() -> bool:
+        return (await metrics(stack))["mystaff_policy_reload_failures_total"] == failures + 1
+
+    await eventually(refused)
+    await asyncio.sleep(0.6)  # three more checks: the same problem is counted (and logged) once
+    assert (await metrics(stack))["mystaff_policy_reload_failures_total"] == failures + 1
+    status, body, _ = await mgr.call("POST", f"{NORTH}/{STAFF2}/password", {})
+    assert status == 200, body
+    status, body, _ = await viewer.call("POST", f"{NORTH}/{STAFF2}/password", {})
+    assert (status, error_code(body)) == (403, "forbidden")
+    async with aiohttp.ClientSession() as s, s.get(stack.proxy_url + "/readyz") as resp:
+        assert resp.status == 200  # serving on the last good policy
+    # The file back, with a change: it takes effect.
+    rewrite(stack, text=good.replace("allow: []", "allow: [manage_phone]"))
+
+    async def viewer_may_manage_phones() -> bool:
+        return bool((await me_locations(viewer))[0]["actions"] == ["manage_phone"])
+
+    await eventually(viewer_may_manage_phones)
+
+
+async def test_a_policy_file_replaced_by_the_same_text_after_deletion_is_loaded(
+        fast_stack: Stack) -> None:
+    stack = fast_stack
+    good = stack.policy_path.read_text()
+    reloads = (await metrics(stack))["mystaff_policy_reloads_total"]
+    stack.policy_path.unlink()
+    failures = (await metrics(stack))["mystaff_policy_reload_failures_total"]
+
+    async def refused() -> bool:
+        return (await metrics(stack))["mystaff_policy_reload_failures_total"] > failures
+
+    await eventually(refused)
+    stack.policy_path.write_text(good)
+
+    async def reloaded() -> bool:
+        return (await metrics(stack))["mystaff_policy_reloads_total"] > reloads
+
+    await eventually(reloaded)

@@ -6,7 +6,7 @@ import dataclasses
 import time
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import aiohttp
 from e2e_checks import error_code
@@ -113,7 +113,11 @@ async def test_sign_out_ends_the_session_on_the_server(stack: Stack) -> None:
     # with it as a form field (the page's form)
     async with m.session.post(f"{stack.proxy_url}/auth/logout", data={"csrf": csrf},
                               allow_redirects=False) as r:
-        assert r.status == 302 and r.headers["Location"] == "/"
+        # ...and on to Entra's sign-out, which comes back to the start page
+        assert r.status == 302
+        entra, _, query = r.headers["Location"].partition("?")
+        assert entra == f"{stack.fake.authority}/oauth2/v2.0/logout"
+        assert dict(parse_qsl(query))["post_logout_redirect_uri"] == stack.proxy_url + "/"
         cleared = set_cookies(r)["mystaff"]["mystaff"]
         assert cleared.value == ""
     status, body, _ = await m.call("GET", "/api/v1/me")

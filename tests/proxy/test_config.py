@@ -58,6 +58,7 @@ def test_defaults() -> None:
     assert s.tenant.graph_url == "https://graph.microsoft.com/v1.0" and s.tenant.ca_file == ""
     assert s.app.api_scope == "access_as_user" and s.app.credential_kind == "secret"
     assert (s.session.max_age_minutes, s.session.idle_minutes) == (480, 30)
+    assert s.session.account_recheck_seconds == 60
     assert s.session.backend == "cookie" and len(s.session.secret_bytes) == 32
     assert s.phones.default_region == "US"
     assert (s.graph.retry_budget_seconds, s.graph.max_retries) == (30.0, 3)
@@ -105,6 +106,7 @@ def test_plain_http_on_loopback_only() -> None:
     ("session", "secret", "short", "at least 32 bytes of urlsafe base64"),
     ("session", "secret", "a+b/" * 12, "at least 32 bytes of urlsafe base64"),
     ("session", "max_age_minutes", 0, "1 to 10080"),
+    ("session", "account_recheck_seconds", 301, "0 to 300"),
     ("session", "idle_minutes", 600, "must not exceed max_age_minutes"),
     ("session", "backend", "memcached", "must be one of: 'cookie', 'redis'"),
     ("phones", "default_region", "XX", "two-letter region"),

@@ -54,6 +54,14 @@ def _changes(stack: Stack) -> list[dict[str, Any]]:
     return [r for r in stack.audit() if r["event"] not in ("sign_in", "access_denied")]
 
 
+def _csrf_refusals(stack: Stack, m: Manager) -> int:
+    """Audited CSRF refusals: the caller is known (a genuine session), so they are recorded."""
+    me = [r for r in stack.audit() if r["event"] == "access_denied"
+          and r["reason"] == "csrf_failed"]
+    assert all(r["actor"]["userPrincipalName"] == m.upn and r["outcome"] == "denied" for r in me)
+    return len(me)
+
+
 async def test_every_unsafe_api_route_needs_the_csrf_token(stack: Stack) -> None:
     routes = _unsafe_routes(stack, api=True)
     assert set(routes) >= KNOWN_API
@@ -75,6 +83,7 @@ async def test_every_unsafe_api_route_needs_the_csrf_token(stack: Stack) -> None
         assert (status, error_code(answer)) == (403, "csrf_failed")
     assert _tenant_state(stack) == before
     assert _changes(stack) == []
+    assert _csrf_refusals(stack, m) == 8 * len(routes)  # each refusal audited, as m's
     # The same session with its token: the routes do work (so the refusals above mean it).
     status, answer, _ = await m.call("POST", _fill(
         "/api/v1/locations/{loc}/staff/{userId}/password"), {})
@@ -105,6 +114,7 @@ async def test_every_unsafe_page_route_needs_the_form_token(stack: Stack) -> Non
             assert resp.status == 403
     assert _tenant_state(stack) == before
     assert _changes(stack) == []
+    assert _csrf_refusals(stack, m) == 5 * len(routes) + len(routes) - 1
     status, _, _ = await m.call("GET", "/api/v1/me")
     assert status == 200  # still signed in: the refused sign-outs did nothing
     # With its token, a page form does change things.

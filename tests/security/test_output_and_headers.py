@@ -6,6 +6,7 @@ HSTS only over https, no CORS)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,10 @@ def _check_headers(what: str, headers: Any, *, https: bool, api: bool) -> None:
     assert "default-src 'none'" in csp and "script-src 'self'" in csp, what
     assert "object-src 'none'" in csp and "base-uri 'none'" in csp, what  # ASVS 3.4.3
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, what
+    # Forms post to the proxy, and sign-out goes on to the sign-in host: nowhere else.
+    form_action = re.search(r"form-action ([^;]*)", csp)
+    assert form_action is not None and form_action.group(1).split()[0] == "'self'", what
+    assert all(src.startswith("https://127.0.0.1:") for src in form_action.group(1).split()[1:])
     assert headers.get("X-Content-Type-Options") == "nosniff", what
     assert headers.get("Referrer-Policy") == "no-referrer", what
     assert headers.get("X-Frame-Options") == "DENY", what
