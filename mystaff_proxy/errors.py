@@ -101,6 +101,12 @@ class ApiError(Exception):
         return error_body(self.code, self.message, request_id)
 
 
+def audit_unavailable() -> ApiError:
+    """A record that had to be written first could not be: nothing more was done."""
+    return ApiError.upstream("unavailable", "The audit log cannot be written; nothing more "
+                             "was done. Contact IT.")
+
+
 def error_body(code: str, message: str, request_id: str) -> dict[str, Any]:
     """The JSON body of an error answer."""
     if code not in CODES:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from .audit import AuditEvent, AuditLog, AuditUnavailable, EventType, Outcome, Principal
 from .config import Settings
-from .errors import ApiError, from_graph_error
+from .errors import audit_unavailable, from_graph_error
 from .graph.credentials import AppToken
 from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations
@@ -108,8 +108,7 @@ class Services:
         try:
             await self.audit.write(record)
         except AuditUnavailable:
-            raise ApiError.upstream("unavailable", "The audit log cannot be written; nothing "
-                                    "more was done. Contact IT.") from None
+            raise audit_unavailable() from None
 
     def clear_session_cookie(self, response: web.StreamResponse) -> None:
         response.del_cookie(self.cookie_name, path="/", secure=self.cookie_secure,

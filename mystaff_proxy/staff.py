@@ -25,7 +25,7 @@ from .audit import (
     PendingRecord,
     Principal,
 )
-from .errors import ApiError, from_change_error, from_graph_error
+from .errors import ApiError, audit_unavailable, from_change_error, from_graph_error
 from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations, PhoneMethod, StaffSummary, TargetSnapshot, is_guid
 from .passwords import check_password, generate_password
@@ -429,8 +429,7 @@ class StaffService:
         try:
             await self._audit.write(record)
         except AuditUnavailable:
-            raise ApiError.upstream("unavailable", "The audit log cannot be written; nothing "
-                                    "more was done. Contact IT.") from None
+            raise audit_unavailable() from None
 
     async def _refused(self, caller: Caller, event: EventType, code: str, *,
                        location: str | None = None, target: Principal | None = None,
