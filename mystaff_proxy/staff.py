@@ -315,9 +315,9 @@ class StaffService:
         if not isinstance(body, dict) or set(body) - {"password"}:
             await self._refused(caller, event, "invalid_request", location=loc, target=target)
         typed = body.get("password")
+        profile = snapshot.profile
+        assert profile is not None
         if typed is not None:
-            profile = snapshot.profile
-            assert profile is not None
             if not isinstance(typed, str) or not rules.allow_manager_entered or check_password(
                     typed, upn=profile.user_principal_name, display_name=profile.display_name):
                 await self._refused(caller, event, "password_rejected", location=loc,
@@ -325,7 +325,8 @@ class StaffService:
         await self._take(caller, event, f"reset:{caller.oid}",
                          self._policy_in_force().policy.limits
                          .password_resets_per_manager_per_hour, loc, target)
-        password = typed if isinstance(typed, str) else generate_password(rules.length)
+        password = typed if isinstance(typed, str) else generate_password(
+            rules.length, upn=profile.user_principal_name, display_name=profile.display_name)
         detail = {"method": "manager_entered" if typed is not None else "generated"}
         await self._change(caller, event, loc, target, detail,
                            self._ops.reset_password(snapshot.user_id, password))
