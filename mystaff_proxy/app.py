@@ -25,7 +25,7 @@ from .bearer import BearerValidator, JwksCache
 from .config import Settings
 from .errors import ApiError
 from .graph.client import GraphClient
-from .graph.credentials import AppToken, build_credential
+from .graph.credentials import AppToken, AsyncCredential, build_credential
 from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations
 from .metrics import Metrics
@@ -140,13 +140,15 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
     metrics = Metrics()
-    credential = build_credential(
-        tenant_id=settings.tenant.id, client_id=settings.app.client_id,
-        authority_host=settings.tenant.authority_host,
-        client_secret=settings.app.client_secret,
-        certificate_path=settings.app.certificate_path,
-        managed_identity=settings.app.managed_identity, ca_file=settings.tenant.ca_file)
-    app_token = AppToken(credential)
+    def credential() -> AsyncCredential:
+        return build_credential(
+            tenant_id=settings.tenant.id, client_id=settings.app.client_id,
+            authority_host=settings.tenant.authority_host,
+            client_secret=settings.app.client_secret,
+            certificate_path=settings.app.certificate_path,
+            managed_identity=settings.app.managed_identity, ca_file=settings.tenant.ca_file)
+
+    app_token = AppToken(credential(), renew=credential)
     client = GraphClient(settings.tenant.graph_url, http, app_token,
                          timeout=settings.graph.timeout_seconds,
                          max_retries=settings.graph.max_retries,

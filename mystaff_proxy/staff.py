@@ -317,11 +317,11 @@ class StaffService:
         typed = body.get("password")
         profile = snapshot.profile
         assert profile is not None
-        if typed is not None:
-            if not isinstance(typed, str) or not rules.allow_manager_entered or check_password(
-                    typed, upn=profile.user_principal_name, display_name=profile.display_name):
-                await self._refused(caller, event, "password_rejected", location=loc,
-                                    target=target, method="manager_entered")
+        if typed is not None and (
+                not isinstance(typed, str) or not rules.allow_manager_entered or check_password(
+                    typed, upn=profile.user_principal_name, display_name=profile.display_name)):
+            await self._refused(caller, event, "password_rejected", location=loc,
+                                target=target, method="manager_entered")
         await self._take(caller, event, f"reset:{caller.oid}",
                          self._policy_in_force().policy.limits
                          .password_resets_per_manager_per_hour, loc, target)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -61,9 +62,14 @@ def build_credential(*, tenant_id: str, client_id: str, authority_host: str,
 class AppToken:
     """Caches the app's Graph token; ``await token(force_refresh)`` returns a bearer string."""
 
-    def __init__(self, credential: AsyncCredential, scope: str = GRAPH_SCOPE) -> None:
+    def __init__(self, credential: AsyncCredential, scope: str = GRAPH_SCOPE, *,
+                 renew: Callable[[], AsyncCredential] | None = None) -> None:
         self._credential = credential
         self._scope = scope
+        # azure-identity keeps its own token cache and offers no way past it (short of a
+        # claims challenge): after Graph refused a token (401), a new credential — an empty
+        # cache — is the only way to get a new token rather than the same one again.
+        self._renew = renew
         self._token: str | None = None
         self._expires_on = 0.0
         self._lock = asyncio.Lock()
@@ -75,6 +81,9 @@ class AppToken:
             if not force_refresh and self._token and \
                     time.time() < self._expires_on - _REFRESH_MARGIN:
                 return self._token
+            if force_refresh and self._renew is not None:
+                old, self._credential = self._credential, self._renew()
+                await old.close()
             try:
                 access = await self._credential.get_token(self._scope)
             except Exception as exc:  # azure-identity raises several unrelated types

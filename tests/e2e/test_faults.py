@@ -236,3 +236,21 @@ async def test_the_token_endpoint_failing(e2e_fake: RunningFake, tmp_path: Path)
         assert state(stack, "staff2@e2e.example") == before
         status, body, _ = await m.call("GET", f"{NORTH}/{STAFF2}")
         assert (status, error_code(body)) == (503, "upstream_unavailable")
+
+
+async def test_a_refused_app_token_is_replaced_by_a_new_one(stack: Stack) -> None:
+    """Graph answering 401 (a revoked or expired app token): the proxy gets a NEW token from
+    the token endpoint (azure-identity alone would hand back its cached one) and the change,
+    which was not done, is sent once more."""
+    m = await stack.manager("mgr.upn@e2e.example")
+    stack.fake.fake.faults.add(Fault(path=re.compile(rf"^/v1\.0/users/{STAFF2}$"),
+                                     method="PATCH", status=401, count=1))
+    seq = stack.fake.fake.recorder.last_seq
+    status, body, _ = await m.call("POST", f"{NORTH}/{STAFF2}/password", {})
+    assert status == 200, body
+    assert stack.fake_user("staff2@e2e.example").password == body["temporaryPassword"]
+    recorded = requests_since(stack, seq)
+    tokens = [r for r in recorded if r.path.endswith("/oauth2/v2.0/token")]
+    patches = [r.status for r in recorded if r.method == "PATCH"]
+    assert len(tokens) == 1 and tokens[0].status == 200
+    assert patches == [401, 204]
