@@ -45,7 +45,15 @@ PHONE_LABELS: Final = {"mobile": "Mobile phone", "alternateMobile": "Alternate m
                        "office": "Office phone"}
 DONE_MESSAGES: Final = {"phone_added": "Phone number added.",
                         "phone_changed": "Phone number changed.",
-                        "phone_removed": "Phone number removed."}
+                        "phone_removed": "Phone number removed.",
+                        "reset_already": "That password reset was already done, and its "
+                                         "temporary password shown once. To set another, "
+                                         "reset again."}
+# Password resets this session already sent (the form's "once" values), newest last: a
+# reload of the result page re-posts the form, which must not reset a second time (the
+# password just read out to the person would stop working).
+RESETS_DONE: Final = "resets_done"
+RESETS_REMEMBERED: Final = 5
 # Why an action is greyed out on a profile, in the manager's words.
 PROTECTED_REASONS: Final = {
     "self": "You can't manage your own account here.",
@@ -301,7 +309,8 @@ def _password_form(request: web.Request, view: ProfilePage, *, error: str | None
     current = _svc(request).policy.current
     typed_allowed = current is not None and current.policy.password.allow_manager_entered
     return _render(request, "password.html", status=400 if error else 200, view=view,
-                   typed_allowed=typed_allowed, error=error, mode=mode)
+                   typed_allowed=typed_allowed, error=error, mode=mode,
+                   once=secrets.token_urlsafe(12))
 
 
 @page
@@ -317,6 +326,11 @@ async def password_reset(request: web.Request, caller: Caller) -> web.StreamResp
     # a temporary password that is set but never shown would lock the person out.
     view = await _profile_page(request, caller)
     form = await _form(request)
+    session: Session = request[SESSION]
+    once = _text(form, "once")[:32]
+    done: list[str] = list(session.extra.get(RESETS_DONE, []))
+    if once and once in done:
+        return _redirect(f"{view.url}?done=reset_already")
     mode = "enter" if _text(form, "mode") == "enter" else "generate"
     body = {"password": _text(form, "password")} if mode == "enter" else {}
     try:
@@ -326,6 +340,10 @@ async def password_reset(request: web.Request, caller: Caller) -> web.StreamResp
         if exc.code not in FORM_ERRORS:
             raise
         return _password_form(request, view, error=exc.message, mode=mode)
+    if once:
+        request[RENEWED_SESSION] = replace(
+            request.get(RENEWED_SESSION) or session,
+            extra={**session.extra, RESETS_DONE: [*done, once][-RESETS_REMEMBERED:]})
     response = _render(request, "password_done.html", view=view, password=password)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -315,3 +315,18 @@ def test_headers_static_assets_and_page_weight(browse: Browse, live: LiveSystem)
     assert unversioned.headers["cache-control"] == "no-cache"
     assert request.get(live.url + "/static/../pages.py").status == 404
     assert request.get(live.url + "/static/nope.js").status == 404
+
+
+def test_reloading_the_temporary_password_does_not_reset_again(
+        browse: Browse, live: LiveSystem) -> None:
+    page = browse.page
+    browse.sign_in(SAM)
+    browse.goto(f"/locations/tacoma/staff/{SKYLER}/password")
+    page.get_by_role("button", name="Reset password").click()
+    temporary = page.locator("#temp-password").inner_text().strip()
+    # Reload re-posts the form (what the browser's "resubmit?" dialog would do): the reset
+    # already done is not done again; the password read out to the person stays valid.
+    page.reload()
+    assert page.url == f"{live.url}/locations/tacoma/staff/{SKYLER}?done=reset_already"
+    assert "already done" in browse.text()
+    assert live.user("skyler.grant@contoso.example")["password"] == temporary
