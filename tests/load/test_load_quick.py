@@ -16,3 +16,4 @@ def test_quick_load_run_has_no_errors() -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "errors: 0" in result.stdout
     assert "proxy RSS:" in result.stdout
+    assert "second-half slope" in result.stdout
