@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from fake_graph import derive_id
+from fake_graph.identity.store import SSO_COOKIE
 from mystaff_proxy.app import init_app
 from mystaff_proxy.config import Settings, config_from_mapping
 
@@ -96,7 +97,30 @@ class Manager:
 
     async def sign_in(self, upn: str, password: str | None = None, next_path: str = "/",
                       new_password: str | None = None) -> aiohttp.ClientResponse:
-        """The whole auth-code flow through the fake's sign-in form; returns the last answer."""
+        """The whole auth-code flow through the fake's sign-in form; returns the last answer.
+
+        The identity platform's single sign-on cookie of an earlier sign-in is dropped first,
+        so the form is always shown (``sign_in_silently`` keeps it)."""
+        self.session.cookie_jar.clear(lambda cookie: cookie.key == SSO_COOKIE)
+        return await self._sign_in(upn, password, next_path, new_password)
+
+    async def sign_in_silently(self, next_path: str = "/") -> aiohttp.ClientResponse:
+        """Sign in again with the identity platform's session: no form is expected."""
+        resp = await self.session.get(f"{self.proxy_url}/auth/login", params={"next": next_path},
+                                      allow_redirects=False)
+        assert resp.status == 302, await resp.text()
+        resp = await self.session.get(resp.headers["Location"], allow_redirects=False)
+        while resp.status in (302, 303):
+            resp = await self.session.get(urljoin(str(resp.url), resp.headers["Location"]),
+                                          allow_redirects=False)
+        me = await self.session.get(f"{self.proxy_url}/api/v1/me")
+        if me.status == 200:
+            body = await me.json()
+            self.csrf, self.upn = body.get("csrfToken", ""), body.get("userPrincipalName", "")
+        return resp
+
+    async def _sign_in(self, upn: str, password: str | None, next_path: str,
+                       new_password: str | None) -> aiohttp.ClientResponse:
         self.history = []
         resp = await self.session.get(f"{self.proxy_url}/auth/login",
                                       params={"next": next_path}, allow_redirects=False)

@@ -3,8 +3,7 @@
 ``post_logout_redirect_uri`` is followed only if it is one of the tenant's registered redirect
 URIs (loopback ones on any port, as at sign-in), or the origin of one (``http://127.0.0.1:8080/``
 for ``.../auth/callback``); anything else shows the signed-out page, so the endpoint is no open
-redirector. The fake keeps no
-sign-in session, so there is nothing else to end.
+redirector. Either way the browser's single sign-on session (signin.py) ends first.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from ..server import FAKE
 from . import pages
 from .protocol import resolve_tenant, tenant_not_found
 from .redirects import uri_matches
+from .store import SSO_COOKIE, store
 
 
 def _origin(uri: str) -> str:
@@ -46,6 +46,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
         err = tenant_not_found(segment)
         return pages.page("error.html", status=400, tenant_name=name,
                           message=err.description, code=f"AADSTS{err.aadsts}")
+    store(fake).end_sso(request.cookies.get(SSO_COOKIE, ""))
     target = params.get("post_logout_redirect_uri")
     client_id = (params.get("client_id") or "").lower()
     apps = [fake.directory.applications[client_id]] if client_id in \
@@ -54,7 +55,11 @@ async def logout(request: web.Request) -> web.StreamResponse:
         if "state" in params:
             sep = "&" if urlsplit(target).query else "?"
             target = f"{target}{sep}{urlencode({'state': params['state']})}"
-        return web.Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})
-    message = ("The address to return to is not registered for this application, so you stay "
-               "here.") if target else None
-    return pages.page("signed_out.html", tenant_name=name, message=message)
+        response = web.Response(status=302, headers={"Location": target,
+                                                     "Cache-Control": "no-store"})
+    else:
+        message = ("The address to return to is not registered for this application, so you "
+                   "stay here.") if target else None
+        response = pages.page("signed_out.html", tenant_name=name, message=message)
+    response.del_cookie(SSO_COOKIE, path="/", secure=True, httponly=True, samesite="None")
+    return response

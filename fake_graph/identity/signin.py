@@ -5,9 +5,14 @@ redirect URI are checked first and shown as an error page — never redirected, 
 cannot use the fake as an open redirector (AADSTS50011). Every later problem is sent back to
 the (now trusted) redirect URI as ``error``/``error_description``/``state``.
 
-There is no single sign-on cookie: every interactive request shows the form (as Entra does
-without a session), ``prompt=none`` answers ``login_required``. The OAuth parameters travel
-through the form as hidden fields and are validated again on each POST.
+Single sign-on, as Entra: a sign-in with the form sets a session cookie (``ESTSAUTH``: Secure,
+HttpOnly, SameSite=None), and a later authorization request from the same browser is answered
+with a code at once — without the form — while that session holds: the account still exists,
+is enabled, has the same password, its sessions were not revoked since
+(``signInSessionsValidFromDateTime``), and ``login_hint`` (if any) names that account.
+``prompt=login`` (or ``select_account``) always shows the form; ``prompt=none`` answers
+``login_required`` without a session. Sign-out (logout.py) ends it. The OAuth parameters
+travel through the form as hidden fields and are validated again on each POST.
 """
 
 from __future__ import annotations
@@ -29,9 +34,12 @@ from .redirects import redirect_response, redirect_uri_registered
 from .scopes import parse_scopes
 from .store import (
     CODE_LIFETIME,
+    SSO_COOKIE,
+    SSO_LIFETIME,
     TICKET_LIFETIME,
     AuthorizationCode,
     PasswordChangeTicket,
+    SsoSession,
     password_stamp,
     store,
 )
@@ -139,6 +147,31 @@ def _validate_request(auth: Authorize) -> None:
         raise missing_parameter("code_challenge")
 
 
+def _signed_in(auth: Authorize, user: User) -> web.StreamResponse:
+    """A sign-in with the form succeeded: the code, and a single sign-on session."""
+    response = _issue_code(auth, user)
+    now = time.time()
+    value = store(auth.fake).new_sso(SsoSession(user.id, password_stamp(user), now,
+                                                now + SSO_LIFETIME))
+    response.set_cookie(SSO_COOKIE, value, path="/", secure=True, httponly=True,
+                        samesite="None", max_age=SSO_LIFETIME)
+    return response
+
+
+def sso_user(fake: FakeGraph, request: web.Request) -> User | None:
+    """The account this browser is still signed in to, if any."""
+    session = store(fake).sso.get(request.cookies.get(SSO_COOKIE, ""))
+    if session is None or session.expires_at < time.time():
+        return None
+    user = fake.directory.users.get(session.user_id)
+    if user is None or not user.account_enabled or password_stamp(user) != session.stamp:
+        return None
+    revoked = user.sign_in_sessions_valid_from
+    if revoked is not None and int(session.issued_at) < revoked:
+        return None
+    return user
+
+
 def _issue_code(auth: Authorize, user: User) -> web.StreamResponse:
     params = auth.params
     challenge = params.get("code_challenge") or None
@@ -177,7 +210,7 @@ def _sign_in(auth: Authorize) -> web.StreamResponse:
             user.id, password_stamp(user), time.time() + TICKET_LIFETIME))
         return auth.page("change_password.html", username=user.user_principal_name, flow=flow,
                          rules=PASSWORD_RULES, error=None)
-    return _issue_code(auth, user)
+    return _signed_in(auth, user)
 
 
 def _change_password(auth: Authorize) -> web.StreamResponse:
@@ -197,7 +230,7 @@ def _change_password(auth: Authorize) -> web.StreamResponse:
     user.password = auth.params["new_password"]
     user.force_change_password_next_sign_in = False
     identity.tickets.pop(flow, None)
-    return _issue_code(auth, user)
+    return _signed_in(auth, user)
 
 
 async def authorize(request: web.Request) -> web.StreamResponse:
@@ -218,6 +251,9 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     except OAuthError as err:
         return auth.error(err)
     if params.get("prompt") == "none":
+        user = sso_user(fake, request)
+        if user is not None:
+            return _issue_code(auth, user)
         return auth.error(OAuthError("login_required", 50058,
                                      "A silent sign-in request was sent but no user is signed "
                                      "in."))
@@ -225,6 +261,11 @@ async def authorize(request: web.Request) -> web.StreamResponse:
         return _change_password(auth)
     if request.method == "POST" and "username" in params:
         return _sign_in(auth)
+    user = sso_user(fake, request)
+    hint = params.get("login_hint", "").strip().lower()
+    if user is not None and params.get("prompt") not in ("login", "select_account") \
+            and hint in ("", user.user_principal_name.lower()):
+        return _issue_code(auth, user)
     return auth.page("signin.html", username=params.get("login_hint", ""), error=None)
 
 

@@ -63,12 +63,38 @@ class PasswordChangeTicket:
     expires_at: float
 
 
+SSO_COOKIE = "ESTSAUTH"  # the name of Entra's own session cookie
+SSO_LIFETIME = 24 * 3600
+
+
+@dataclass
+class SsoSession:
+    """A browser's sign-in session at the identity platform (the single sign-on cookie)."""
+
+    user_id: str
+    stamp: str  # password_stamp at sign-in: a password change or reset ends the session
+    issued_at: float
+    expires_at: float
+
+
 class IdentityStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.codes: dict[str, AuthorizationCode] = {}
         self.refresh_tokens: dict[str, RefreshGrant] = {}
         self.tickets: dict[str, PasswordChangeTicket] = {}
+        self.sso: dict[str, SsoSession] = {}
+
+    def new_sso(self, session: SsoSession) -> str:
+        value = secrets.token_urlsafe(32)
+        with self._lock:
+            self._expire()
+            self.sso[value] = session
+        return value
+
+    def end_sso(self, value: str) -> None:
+        with self._lock:
+            self.sso.pop(value, None)
 
     def new_code(self, grant: AuthorizationCode) -> str:
         code = "0.fake." + secrets.token_urlsafe(48)
@@ -109,6 +135,8 @@ class IdentityStore:
             del self.codes[code]
         for ticket in [t for t, g in self.tickets.items() if g.expires_at < now]:
             del self.tickets[ticket]
+        for value in [v for v, s in self.sso.items() if s.expires_at < now]:
+            del self.sso[value]
 
 
 def store(fake: FakeGraph) -> IdentityStore:

@@ -188,3 +188,21 @@ async def test_expired_and_foreign_cookies_are_refused(stack: Stack) -> None:
                              revocations=manager.revocations)
     assert await status_with(foreign.encode(fresh)) == 401
     assert await status_with(session_cookie(m)[:-2] + "AA") == 401
+
+
+async def test_sign_out_also_ends_the_identity_platform_session(stack: Stack) -> None:
+    """Why sign-out goes on to Entra: on a shared device, the identity platform's own session
+    would otherwise sign the next person in as this manager without a password."""
+    m = await stack.manager(MGR)
+    # The threat: with the proxy session gone but the platform's kept, "Sign in" is silent.
+    async with m.session.post(f"{stack.proxy_url}/auth/logout", data={"csrf": m.csrf},
+                              allow_redirects=False) as r:
+        assert r.status == 302
+    await m.sign_in_silently()
+    assert m.upn == MGR and (await m.call("GET", "/api/v1/me"))[0] == 200
+    # The product: the sign-out, followed as a browser does, ends both.
+    async with m.session.post(f"{stack.proxy_url}/auth/logout", data={"csrf": m.csrf}) as r:
+        assert r.status == 200 and str(r.url) == stack.proxy_url + "/"
+    last = await m.sign_in_silently()
+    assert last.status == 200 and 'name="password"' in await last.text()  # the form again
+    assert (await m.call("GET", "/api/v1/me"))[0] == 401

@@ -237,10 +237,16 @@ def test_sign_out_ends_the_session(browse: Browse, live: LiveSystem) -> None:
     # ...through Entra's sign-out (the fake's), back to the start page.
     page.wait_for_url(live.url + "/")
     assert page.get_by_role("link", name="Sign in").is_visible()
-    # A deep link now asks for sign-in, and the old cookie, replayed, is refused.
+    # "Sign in" asks for a password again: the identity platform's session ended too, so the
+    # next person on this device cannot go through as Sam.
+    page.get_by_role("link", name="Sign in").click()
+    assert page.url.startswith(live.fake_url)
+    assert page.locator("input[name=password]").is_visible()
+    # A deep link asks for sign-in, and the old cookie, replayed, is refused.
     browse.context.add_cookies(cookies)
     browse.goto(f"/locations/seattle/staff/{ALEX}")
     assert page.url.startswith(live.fake_url)
+    assert page.locator("input[name=password]").is_visible()
 
 
 def test_deep_link_signs_in_and_comes_back(browse: Browse, live: LiveSystem) -> None:
