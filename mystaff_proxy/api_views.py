@@ -53,7 +53,7 @@ async def authenticate(request: web.Request, *, unsafe: bool) -> Caller:
         if not secrets.compare_digest(sent.encode(), session.csrf.encode()):
             await svc.audit_refusal(request_id, principal, "csrf_failed")
             raise ApiError("csrf_failed")
-    if not await svc.still_in_good_standing(request_id, principal, session.issued_at, session):
+    if not await svc.session_in_good_standing(request_id, session):
         raise ApiError("unauthenticated")
     return Caller(session.oid, session.upn, session.name, request_id)
 

@@ -94,6 +94,10 @@ class Services:
                                  event=EventType.SIGN_OUT if session else None)
         return False
 
+    async def session_in_good_standing(self, request_id: str, session: Session) -> bool:
+        return await self.still_in_good_standing(
+            request_id, Principal(session.oid, session.upn), session.issued_at, session)
+
     async def audit_refusal(self, request_id: str, principal: Principal, code: str, *,
                             why: str | None = None, event: EventType | None = None) -> None:
         """Audit a request refused before it reached the use cases, for a KNOWN caller (a

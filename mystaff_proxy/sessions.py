@@ -88,7 +88,7 @@ class Session:
         at = time.time() if now is None else now
         return cls(sid=secrets.token_urlsafe(24), oid=oid, upn=upn, name=name, tid=tid,
                    csrf=secrets.token_urlsafe(32), created=at, last_seen=at,
-                   signed_in_at=at if signed_in_at is None else signed_in_at)
+                   signed_in_at=signed_in_at)
 
     @property
     def issued_at(self) -> float:

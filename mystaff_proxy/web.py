@@ -111,14 +111,13 @@ def page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamRe
         if session is None:
             return _sign_in(request)
         request[SESSION] = session
-        principal = Principal(session.oid, session.upn)
         if request.method == "POST":
             form = await request.post()  # aiohttp keeps it: handlers read it again for free
             if not csrf_ok(form.get("csrf"), session):
-                await svc.audit_refusal(request[REQUEST_ID], principal, "csrf_failed")
+                await svc.audit_refusal(request[REQUEST_ID],
+                                        Principal(session.oid, session.upn), "csrf_failed")
                 raise ApiError("csrf_failed")
-        if not await svc.still_in_good_standing(request[REQUEST_ID], principal,
-                                                session.issued_at, session):
+        if not await svc.session_in_good_standing(request[REQUEST_ID], session):
             return _signed_out(request)
         caller = Caller(session.oid, session.upn, session.name, request[REQUEST_ID])
         response = await handler(request, caller)
@@ -246,9 +245,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     if session is None:
         return _render(request, "signin.html", sign_in="/auth/login?next=/")
     request[SESSION] = session
-    if not await svc.still_in_good_standing(request[REQUEST_ID],
-                                            Principal(session.oid, session.upn),
-                                            session.issued_at, session):
+    if not await svc.session_in_good_standing(request[REQUEST_ID], session):
         return _signed_out(request)
     return await _pick_location(request, Caller(session.oid, session.upn, session.name,
                                                 request[REQUEST_ID]), remembered=True)

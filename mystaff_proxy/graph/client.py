@@ -199,12 +199,13 @@ class GraphClient:
                 continue
             if resp.status < 400:
                 return resp
-            error = self._error(resp, unanswered)
-            unanswered = unanswered or resp.status == GATEWAY_TIMEOUT
             if resp.status == 401 and not refreshed:
                 # An expired or revoked app token: nothing was done, so one retry is safe.
                 refreshed = force_token = True
                 continue
+            unanswered = unanswered or resp.status == GATEWAY_TIMEOUT
+            error = _graph_error(resp.status, resp.body, resp.headers)
+            error.unanswered_attempt = unanswered
             if resp.status in RETRY_STATUSES and may_retry and attempt < self._max_retries:
                 delay = error.retry_after if error.retry_after is not None \
                     else _DEFAULT_RETRY_AFTER * 2**attempt
@@ -216,12 +217,6 @@ class GraphClient:
                 raise GraphUnavailable(503, error.code, "Graph refused the app's token",
                                        error.request_id) from None
             raise error
-
-    @staticmethod
-    def _error(resp: GraphResponse, unanswered: bool) -> GraphError:
-        error = _graph_error(resp.status, resp.body, resp.headers)
-        error.unanswered_attempt = unanswered or resp.status == GATEWAY_TIMEOUT
-        return error
 
     async def get(self, path: str, *, params: Mapping[str, str] | None = None,
                   headers: Mapping[str, str] | None = None, op: str = "graph") -> Any:
