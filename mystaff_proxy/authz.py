@@ -11,6 +11,15 @@ first that applies answers:
 5. (changes only) any protection fact unknown             → ``upstream_unavailable``
 6. (changes only) the target is protected                 → ``protected_user``
 
+Protected (docs/authorization.md): the manager themself; ``protected.users`` and
+``protected.groups``; with ``protected.admins`` anyone holding a directory role — active or
+*eligible* (PIM), directly, AU-scoped, through a role-assignable group, or eligible for
+membership or ownership of a PIM-governed group; with ``protected.owners`` owners of an
+application, a service principal or a role-assignable group; and other *managers*: a target
+the policy grants anything to may be changed only by a manager whose grants strictly contain
+the target's (``outranked``), or never (``always``). Without that last rule, a shift lead
+could reset the store manager's password, sign in as them and hold their stores.
+
 ``view`` needs only 1-3: a protected user can be seen, with no actions offered.
 Fail closed: a fact that is ``None`` is unknown, and unknown never allows.
 """
@@ -21,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from .policy import Action, Protection
+from .policy import Action, ManagerProtection, Protection
 
 if TYPE_CHECKING:
     from .graph.operations import TargetSnapshot
@@ -57,9 +66,15 @@ class TargetFacts:
     holds_scoped_role: bool | None = None  # any role assignment (tenant-wide or AU-scoped)
     in_role_assignable_group: bool | None = None
     group_ids: frozenset[str] | None = None  # transitive group ids, lower-cased
+    eligible_admin: bool | None = None  # PIM: eligible for a role or a PIM-governed group
+    is_owner: bool | None = None  # owns an app, a service principal or a role-assignable group
+    #: What the policy grants the target (non-empty: the target is a manager); None: unknown.
+    target_grants: Mapping[str, frozenset[Action]] | None = None
 
     @classmethod
-    def from_snapshot(cls, snapshot: TargetSnapshot) -> TargetFacts:
+    def from_snapshot(cls, snapshot: TargetSnapshot, *,
+                      target_grants: Mapping[str, frozenset[Action]] | None,
+                      is_owner: bool | None) -> TargetFacts:
         profile = snapshot.profile
         return cls(
             target_id=snapshot.user_id,
@@ -69,6 +84,9 @@ class TargetFacts:
             holds_scoped_role=snapshot.has_role_assignment,
             in_role_assignable_group=snapshot.in_role_assignable_group,
             group_ids=snapshot.group_ids,
+            eligible_admin=snapshot.eligible_admin,
+            is_owner=is_owner,
+            target_grants=target_grants,
         )
 
 
@@ -88,6 +106,9 @@ _SELF: Final = Decision(False, "protected_user", "self")
 _ADMIN: Final = Decision(False, "protected_user", "admin")
 _LISTED: Final = Decision(False, "protected_user", "protected_user")
 _GROUP: Final = Decision(False, "protected_user", "protected_group")
+_ELIGIBLE: Final = Decision(False, "protected_user", "eligible_admin")
+_OWNER: Final = Decision(False, "protected_user", "owner")
+_MANAGER: Final = Decision(False, "protected_user", "manager")
 
 
 def decide(request: ActionRequest, facts: TargetFacts | None,
@@ -104,12 +125,14 @@ def decide(request: ActionRequest, facts: TargetFacts | None,
         return ALLOW
     if _POLICY_ACTIONS[request.action] not in allowed_here:
         return _FORBIDDEN
-    refusal = _protection(request.manager_oid, facts, protection)
+    refusal = protection_refusal(request.manager_oid, request.grants, facts, protection)
     return ALLOW if refusal is None else refusal
 
 
-def _protection(manager_oid: str, facts: TargetFacts, protection: Protection) -> Decision | None:
-    """The refusal for a protected target, or None when the target may be changed."""
+def protection_refusal(manager_oid: str, grants: Mapping[str, frozenset[Action]],
+                       facts: TargetFacts, protection: Protection) -> Decision | None:
+    """The refusal for a protected target (or for unknown facts), or None when the target may
+    be changed by a manager holding ``grants``. Independent of the action asked for."""
     target = facts.target_id.lower()
     if target == manager_oid.lower():
         return _SELF
@@ -127,7 +150,41 @@ def _protection(manager_oid: str, facts: TargetFacts, protection: Protection) ->
             return _UNKNOWN
         if facts.role_template_ids or facts.holds_scoped_role or facts.in_role_assignable_group:
             return _ADMIN
+        if facts.eligible_admin is None:
+            return _UNKNOWN
+        if facts.eligible_admin:
+            return _ELIGIBLE
+    if protection.owners:
+        if facts.is_owner is None:
+            return _UNKNOWN
+        if facts.is_owner:
+            return _OWNER
+    if facts.target_grants is None:
+        return _UNKNOWN
+    if facts.target_grants and (protection.managers is ManagerProtection.ALWAYS
+                                or not outranks(grants, facts.target_grants)):
+        return _MANAGER
     return None
+
+
+def _pairs(grants: Mapping[str, frozenset[Action]]) -> set[tuple[str, str]]:
+    """Every (location, action) a grant holds, viewing included: a view-only assignment is
+    still something held."""
+    out = set()
+    for loc, actions in grants.items():
+        out.add((loc, VIEW))
+        out.update((loc, a.value) for a in actions)
+    return out
+
+
+def outranks(actor: Mapping[str, frozenset[Action]],
+             target: Mapping[str, frozenset[Action]]) -> bool:
+    """The actor holds every location x action the target holds, and at least one more.
+
+    So whatever the actor could do as the target after a reset (or through a phone put on
+    the target's account), the actor could already do: no one gains through someone else.
+    """
+    return _pairs(target) < _pairs(actor)
 
 
 def allowed_actions(grants: Mapping[str, frozenset[Action]], location: str,

@@ -57,11 +57,20 @@ class Assignment:
     line: int = field(default=0, compare=False)
 
 
+class ManagerProtection(StrEnum):
+    """``protected.managers``: when one manager may act on another (docs/authorization.md)."""
+
+    OUTRANKED = "outranked"  # only by a manager whose grants strictly contain the target's
+    ALWAYS = "always"  # never
+
+
 @dataclass(frozen=True, slots=True)
 class Protected:
     admins: bool = True
     users: tuple[str, ...] = ()  # lower-cased GUIDs or UPNs
     groups: tuple[str, ...] = ()  # lower-cased GUIDs
+    managers: ManagerProtection = ManagerProtection.OUTRANKED
+    owners: bool = True  # owners of applications, service principals, role-assignable groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +108,8 @@ _ACTIONS: Final = {a.value: a for a in Action}
 _TOP_KEYS: Final = ("version", "locations", "assignments", "protected", "password", "limits")
 _LOCATION_KEYS: Final = ("administrative_unit", "name")
 _ASSIGNMENT_KEYS: Final = ("managers", "manager_groups", "locations", "allow")
-_PROTECTED_KEYS: Final = ("admins", "users", "groups")
+_PROTECTED_KEYS: Final = ("admins", "users", "groups", "managers", "owners")
+_MANAGER_PROTECTION: Final = {m.value: m for m in ManagerProtection}
 _PASSWORD_KEYS: Final = ("length", "allow_manager_entered")
 _LIMIT_KEYS: Final = ("password_resets_per_manager_per_hour", "phone_changes_per_manager_per_hour")
 
@@ -282,9 +292,19 @@ class _Parser:
         if body is None:
             return Protected()
         self.keys(body, _PROTECTED_KEYS, "protected: ")
+        managers = ManagerProtection.OUTRANKED
+        if "managers" in body:
+            value = body["managers"]
+            if isinstance(value, str) and value in _MANAGER_PROTECTION:
+                managers = _MANAGER_PROTECTION[value]
+            else:
+                self.err(body.line_of("managers"),
+                         f"protected.managers: must be one of: {', '.join(_MANAGER_PROTECTION)}")
         return Protected(admins=self.boolean(body, "admins", "protected", True),
                          users=self.principals(body, "users", "protected"),
-                         groups=self.guids(body, "groups", "protected", "group"))
+                         groups=self.guids(body, "groups", "protected", "group"),
+                         managers=managers,
+                         owners=self.boolean(body, "owners", "protected", True))
 
     def password(self, doc: LineDict) -> PasswordRules:
         if "password" not in doc:
@@ -425,6 +445,19 @@ class Protection:
     user_ids: frozenset[str] = frozenset()  # lower-cased object ids
     upns: frozenset[str] = frozenset()  # lower-cased; also matched, in case ids are stale
     group_ids: frozenset[str] = frozenset()
+    managers: ManagerProtection = ManagerProtection.OUTRANKED
+    owners: bool = True
+
+
+def _union(parts: list[Grants]) -> dict[str, frozenset[Action]]:
+    if len(parts) == 1:
+        return dict(parts[0])
+    out: dict[str, frozenset[Action]] = {}
+    for grants in parts:
+        for loc, actions in grants.items():
+            have = out.get(loc)
+            out[loc] = actions if have is None else have | actions
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +467,12 @@ class ResolvedPolicy:
     by_group: Mapping[str, Grants]
     protection: Protection
     warnings: tuple[str, ...] = ()
+    #: Grants of managers named by UPN, by UPN: a target is a manager by its UPN too, even
+    #: when that UPN did not resolve (the decision must not depend on Graph being quick).
+    by_upn: Mapping[str, Grants] = field(default_factory=dict)
+    #: Each protected UPN -> every object id it has resolved to (now or before): remembered
+    #: across renames (``RememberedIds``), so renaming a protected person does not unprotect.
+    protected_ids: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def locations(self) -> Mapping[str, Location]:
@@ -453,7 +492,8 @@ class ResolvedPolicy:
         """location key → allowed actions: the union over every matching assignment.
 
         ``group_ids`` are the manager's transitive group ids (lower-cased). An empty dict means
-        the user manages nothing (``insufficient_permissions``).
+        the user manages nothing (``insufficient_permissions``). A signed-in manager is matched
+        by object id only: a UPN can be given to someone else.
         """
         parts: list[Grants] = []
         own = self.by_oid.get(oid.lower())
@@ -465,26 +505,44 @@ class ResolvedPolicy:
                 grants = by_group.get(g)
                 if grants is not None:
                     parts.append(grants)
-        if len(parts) == 1:
-            return dict(parts[0])
-        out: dict[str, frozenset[Action]] = {}
-        for grants in parts:
-            for loc, actions in grants.items():
-                have = out.get(loc)
-                out[loc] = actions if have is None else have | actions
-        return out
+        return _union(parts) if parts else {}
+
+    def grants_of_target(self, oid: str, upn: str | None,
+                         group_ids: Iterable[str]) -> dict[str, frozenset[Action]]:
+        """What the policy grants a person someone wants to change: by object id, by UPN
+        (matched even when it did not resolve) and through ``manager_groups``. Non-empty
+        means the target is a manager (``protected.managers``)."""
+        parts: list[Grants] = []
+        own = self.by_oid.get(oid.lower())
+        if own is not None:
+            parts.append(own)
+        if upn:
+            named = self.by_upn.get(upn.lower())
+            if named is not None:
+                parts.append(named)
+        by_group = self.by_group
+        if by_group:
+            for g in group_ids:
+                grants = by_group.get(g)
+                if grants is not None:
+                    parts.append(grants)
+        return _union(parts) if parts else {}
 
 
-def resolve(policy: Policy, upn_to_oid: Mapping[str, str]) -> ResolvedPolicy:
+def resolve(policy: Policy, upn_to_oid: Mapping[str, str],
+            remembered: Mapping[str, Iterable[str]] | None = None) -> ResolvedPolicy:
     """Index the policy by manager object id and group id.
 
     A UPN missing from ``upn_to_oid`` grants nothing and is reported in ``warnings``.
+    ``remembered``: protected UPN -> object ids it resolved to before; they stay protected
+    (a rename must not unprotect anyone) for as long as the UPN stays in ``protected.users``.
     """
     with _no_gc():
-        return _resolve(policy, upn_to_oid)
+        return _resolve(policy, upn_to_oid, remembered or {})
 
 
-def _resolve(policy: Policy, upn_to_oid: Mapping[str, str]) -> ResolvedPolicy:
+def _resolve(policy: Policy, upn_to_oid: Mapping[str, str],
+             remembered: Mapping[str, Iterable[str]]) -> ResolvedPolicy:
     lookup = {k.lower(): v.lower() for k, v in upn_to_oid.items()}
     warnings: list[str] = []
     warned: set[str] = set()
@@ -501,6 +559,7 @@ def _resolve(policy: Policy, upn_to_oid: Mapping[str, str]) -> ResolvedPolicy:
 
     by_oid: dict[str, dict[str, frozenset[Action]]] = {}
     by_group: dict[str, dict[str, frozenset[Action]]] = {}
+    by_upn: dict[str, dict[str, frozenset[Action]]] = {}
 
     def add(index: dict[str, dict[str, frozenset[Action]]], principal: str,
             a: Assignment) -> None:
@@ -517,19 +576,41 @@ def _resolve(policy: Policy, upn_to_oid: Mapping[str, str]) -> ResolvedPolicy:
             oid = oid_of(m, "this entry grants nothing")
             if oid is not None:
                 add(by_oid, oid, a)
+            if not is_guid(m):
+                add(by_upn, m, a)
         for g in a.manager_groups:
             add(by_group, g, a)
 
     prot = policy.protected
     user_ids = set()
+    protected_ids: dict[str, frozenset[str]] = {}
     for u in prot.users:
-        oid = oid_of(u, "protected by name only until it resolves")
-        if oid is not None:
-            user_ids.add(oid)
+        if is_guid(u):
+            user_ids.add(u)
+            continue
+        before = frozenset(i.lower() for i in remembered.get(u, ()))
+        oid = lookup.get(u)
+        if oid is None and before:
+            if u not in warned:
+                warned.add(u)
+                line = policy.upn_lines.get(u, 0)
+                warnings.append(
+                    f"{policy.source}:{line}: protected user '{u}' no longer resolves (renamed "
+                    f"or deleted?); still protected by the object id it had: "
+                    f"{', '.join(sorted(before))}")
+        else:
+            oid = oid_of(u, "protected by name only until it resolves")
+        ids = before | ({oid} if oid is not None else set())
+        if ids:
+            protected_ids[u] = ids
+            user_ids.update(ids)
     protection = Protection(
         admins=prot.admins,
         user_ids=frozenset(user_ids),
         upns=frozenset(u for u in prot.users if not is_guid(u)),
         group_ids=frozenset(prot.groups),
+        managers=prot.managers,
+        owners=prot.owners,
     )
-    return ResolvedPolicy(policy, by_oid, by_group, protection, tuple(warnings))
+    return ResolvedPolicy(policy, by_oid, by_group, protection, tuple(warnings), by_upn,
+                          protected_ids)

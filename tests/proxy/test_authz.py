@@ -6,8 +6,16 @@ from dataclasses import replace
 
 import pytest
 
-from mystaff_proxy.authz import ActionRequest, Decision, TargetFacts, allowed_actions, decide
-from mystaff_proxy.policy import Action, Protection
+from mystaff_proxy.authz import (
+    ActionRequest,
+    Decision,
+    TargetFacts,
+    allowed_actions,
+    decide,
+    outranks,
+    protection_refusal,
+)
+from mystaff_proxy.policy import Action, ManagerProtection, Protection
 
 MGR = "aaaaaaaa-0000-0000-0000-000000000001"
 BOB = "bbbbbbbb-0000-0000-0000-000000000002"
@@ -22,7 +30,9 @@ PROTECTION = Protection(admins=True, user_ids=frozenset({CEO}),
 
 STAFF = TargetFacts(target_id=BOB, is_member=True, target_upn="bob@contoso.com",
                     role_template_ids=frozenset(), holds_scoped_role=False,
-                    in_role_assignable_group=False, group_ids=frozenset({OTHER_GROUP}))
+                    in_role_assignable_group=False, group_ids=frozenset({OTHER_GROUP}),
+                    eligible_admin=False, is_owner=False, target_grants={})
+MANAGER = "manager"
 
 
 def _req(location: str = "seattle", action: str = "reset_password",
@@ -87,6 +97,33 @@ CASES: list[tuple[str, ActionRequest, TargetFacts | None, Decision]] = [
      Decision(False, "upstream_unavailable", "facts_unknown")),
     ("view needs only membership", _req(action="view"),
      TargetFacts(target_id=BOB, is_member=True), Decision(True)),
+    # eligible (PIM) roles and PIM-governed groups count as admin
+    ("eligible admin", _req(), replace(STAFF, eligible_admin=True),
+     Decision(False, "protected_user", "eligible_admin")),
+    ("eligibility unknown", _req(), replace(STAFF, eligible_admin=None),
+     Decision(False, "upstream_unavailable", "facts_unknown")),
+    # owners of apps, service principals, role-assignable groups
+    ("owner", _req(), replace(STAFF, is_owner=True), Decision(False, "protected_user", "owner")),
+    ("owner set unknown (stale)", _req(), replace(STAFF, is_owner=None),
+     Decision(False, "upstream_unavailable", "facts_unknown")),
+    # other managers: only when strictly outranked (GRANTS: seattle R+P, tacoma R, portland -)
+    ("lower manager", _req(), replace(STAFF, target_grants={"seattle": frozenset({R})}),
+     Decision(True)),
+    ("lower manager, view only", _req(),
+     replace(STAFF, target_grants={"portland": frozenset()}), Decision(True)),
+    ("equal manager", _req(), replace(STAFF, target_grants=GRANTS),
+     Decision(False, "protected_user", MANAGER)),
+    ("higher manager", _req(),
+     replace(STAFF, target_grants={**GRANTS, "tacoma": frozenset({R, P})}),
+     Decision(False, "protected_user", MANAGER)),
+    ("manager of another location", _req(),
+     replace(STAFF, target_grants={"boston": frozenset({R})}),
+     Decision(False, "protected_user", MANAGER)),
+    ("manager with fewer locations but another action", _req(),
+     replace(STAFF, target_grants={"tacoma": frozenset({P})}),
+     Decision(False, "protected_user", MANAGER)),
+    ("manager grants unknown", _req(), replace(STAFF, target_grants=None),
+     Decision(False, "upstream_unavailable", "facts_unknown")),
 ]
 
 
@@ -132,6 +169,45 @@ def test_facts_from_snapshot() -> None:
 
     snap = TargetSnapshot(BOB, True, UserProfile(BOB, "Bob", "bob@contoso.com", None, None),
                           frozenset({"r1"}), True, False, frozenset({VIP_GROUP}), None)
-    facts = TargetFacts.from_snapshot(snap)
+    facts = TargetFacts.from_snapshot(snap, target_grants={"seattle": frozenset({R})},
+                                      is_owner=False)
     assert facts == TargetFacts(BOB, True, "bob@contoso.com", frozenset({"r1"}), True, False,
-                                frozenset({VIP_GROUP}))
+                                frozenset({VIP_GROUP}), False, False, {"seattle": frozenset({R})})
+    eligible = replace(snap, eligible_admin=True)
+    assert TargetFacts.from_snapshot(eligible, target_grants=None, is_owner=None).eligible_admin
+
+
+def test_outranks_is_strict_containment() -> None:
+    seattle_r = {"seattle": frozenset({R})}
+    assert outranks(GRANTS, seattle_r)
+    assert not outranks(seattle_r, GRANTS)
+    assert not outranks(GRANTS, GRANTS)  # equal: neither outranks the other
+    assert not outranks(seattle_r, {"seattle": frozenset({R})})
+    assert outranks(seattle_r, {}) and not outranks({}, {})
+    # viewing counts: a view-only grant elsewhere is something the actor lacks
+    assert not outranks(GRANTS, {"boston": frozenset()})
+
+
+def test_managers_always_protected() -> None:
+    always = replace(PROTECTION, managers=ManagerProtection.ALWAYS)
+    lower = replace(STAFF, target_grants={"seattle": frozenset({R})})
+    assert decide(_req(), lower, always) == Decision(False, "protected_user", MANAGER)
+    assert decide(_req(), STAFF, always) == Decision(True)  # staff without grants
+
+
+def test_owners_unprotected_when_policy_says_so() -> None:
+    open_owners = replace(PROTECTION, owners=False)
+    assert decide(_req(), replace(STAFF, is_owner=True), open_owners) == Decision(True)
+    assert decide(_req(), replace(STAFF, is_owner=None), open_owners) == Decision(True)
+
+
+def test_eligibility_not_needed_when_admins_unprotected() -> None:
+    open_admins = replace(PROTECTION, admins=False)
+    assert decide(_req(), replace(STAFF, eligible_admin=True), open_admins) == Decision(True)
+
+
+def test_protection_refusal_uses_the_actors_whole_grants() -> None:
+    lower = replace(STAFF, target_grants={"seattle": frozenset({R})})
+    assert protection_refusal(MGR, GRANTS, lower, PROTECTION) is None
+    assert protection_refusal(MGR, {"seattle": frozenset({R})}, lower, PROTECTION) == \
+        Decision(False, "protected_user", MANAGER)

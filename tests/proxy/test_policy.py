@@ -8,6 +8,7 @@ import pytest
 from mystaff_proxy.policy import (
     Action,
     Limits,
+    ManagerProtection,
     PasswordRules,
     PolicyError,
     Protected,
@@ -278,3 +279,69 @@ def test_large_policy_loads_and_resolves() -> None:
     r = resolve(parse_policy(text, "big.yaml"), upns)
     assert len(r.policy.assignments) == 20_000 and len(r.locations) == 5_000
     assert not r.warnings
+
+
+def test_protected_managers_and_owners_keys() -> None:
+    base = GOOD.replace("  admins: false\n",
+                        "  admins: false\n  managers: always\n  owners: false\n")
+    p = parse_policy(base, "good.yaml")
+    assert p.protected.managers is ManagerProtection.ALWAYS
+    assert p.protected.owners is False
+    r = resolve(p, {})
+    assert r.protection.managers is ManagerProtection.ALWAYS and r.protection.owners is False
+    # defaults: outranked, owners protected
+    default = parse_policy(GOOD, "good.yaml").protected
+    assert default.managers is ManagerProtection.OUTRANKED and default.owners is True
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    ("  managers: sometimes\n",
+     "bad.yaml:50: protected.managers: must be one of: outranked, always"),
+    ("  managers: true\n",
+     "bad.yaml:50: protected.managers: must be one of: outranked, always"),
+    ("  owners: maybe\n", "bad.yaml:50: protected.owners: must be true or false"),
+])
+def test_bad_protected_managers_and_owners(line: str, error: str) -> None:
+    text = GOOD.replace("  admins: false\n", "  admins: false\n" + line)
+    lineno = text.splitlines().index(line.rstrip("\n")) + 1
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, "bad.yaml")
+    assert info.value.errors == [error.replace(":50:", f":{lineno}:")]
+
+
+def test_grants_of_target_by_id_upn_and_group() -> None:
+    p = parse_policy(GOOD, "good.yaml")
+    alice = "a11ce000-0000-4000-8000-000000000001"
+    r = resolve(p, {"alice@contoso.com": alice})
+    both = frozenset({Action.RESET_PASSWORD, Action.MANAGE_PHONE})
+    someone = "50000000-0000-4000-8000-000000000001"
+    assert r.grants_of_target(alice, None, ()) == {"seattle": both, "tacoma-2": both}
+    # carol's UPN did not resolve: as a target she is still a manager, by her UPN
+    assert r.grants_of_target(someone, "Carol@contoso.com", ()) == {"tacoma-2": frozenset()}
+    # but signing in as an unresolved UPN grants nothing (managers match by object id only)
+    assert r.locations_for_manager(someone) == {}
+    # through a manager group (the target's transitive groups)
+    assert r.grants_of_target(someone, "x@contoso.com", {G2}) == {
+        "seattle": frozenset({Action.RESET_PASSWORD})}
+    assert r.grants_of_target(someone, "x@contoso.com", {"other"}) == {}
+
+
+def test_protected_ids_are_remembered_across_renames() -> None:
+    p = parse_policy(GOOD, "good.yaml")
+    ceo = "cee00000-0000-4000-8000-000000000001"
+    first = resolve(p, {"ceo@contoso.com": ceo})
+    assert first.protected_ids == {"ceo@contoso.com": frozenset({ceo})}
+    # renamed: the UPN no longer resolves, the id it had stays protected
+    renamed = resolve(p, {}, first.protected_ids)
+    assert ceo in renamed.protection.user_ids
+    assert renamed.protected_ids == {"ceo@contoso.com": frozenset({ceo})}
+    assert any("protected user 'ceo@contoso.com' no longer resolves" in w and ceo in w
+               for w in renamed.warnings)
+    # the UPN given to someone new: both stay protected until IT edits the entry
+    newcomer = "11111111-0000-4000-8000-000000000009"
+    reused = resolve(p, {"ceo@contoso.com": newcomer}, renamed.protected_ids)
+    assert {ceo, newcomer} <= reused.protection.user_ids
+    # IT removes the entry: nothing is remembered for it any more
+    gone = parse_policy(GOOD.replace("users: [ceo@contoso.com, ", "users: ["), "good.yaml")
+    assert resolve(gone, {}, reused.protected_ids).protected_ids == {}
+    assert ceo not in resolve(gone, {}, reused.protected_ids).protection.user_ids
