@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .config import ConfigError, Settings, load_config
 from .policy import PolicyError, load_policy, policy_names, policy_user_ids
@@ -89,16 +90,71 @@ async def _check_online(settings: Settings, path: str, policy: object) -> list[s
                                           timeout=settings.graph.timeout_seconds))
         try:
             resolved = await ops.resolve_upns(names.upns)
-            problems += [f"{path}:{policy.upn_lines.get(u, 0)}: no user '{u}' in the tenant"
-                         for u in names.upns if u.lower() not in resolved]
+            problems += await _unresolved(ops, settings, path, policy,
+                                          [u for u in names.upns if u.lower() not in resolved])
             for kind, ids in (("administrativeUnit", names.au_ids), ("group", names.group_ids),
                               ("user", policy_user_ids(policy))):
                 for missing in await ops.missing_objects(kind, ids):
                     problems.append(f"{path}:0: no {kind} '{missing}' in the tenant")
+            problems += await _protection_reads(ops, path, policy)
         except GraphError as exc:
             problems.append(f"{path}:0: cannot check against Graph: {exc.status} {exc.code}")
         finally:
             await token.close()
+    return problems
+
+
+async def _unresolved(ops: Any, settings: Settings, path: str, policy: Any,
+                      upns: list[str]) -> list[str]:
+    """One line per UPN the tenant does not know; for a protected UPN that resolved before
+    (remembered by the proxy), which object id it had and what that account is called now."""
+    from .remembered_ids import load_remembered
+
+    remembered = load_remembered(settings.remembered_ids_path)
+    protected = set(policy.protected.users)
+    out = []
+    for upn in upns:
+        line = policy.upn_lines.get(upn, 0)
+        ids = sorted(remembered.get(upn, ())) if upn in protected else []
+        if not ids:
+            out.append(f"{path}:{line}: no user '{upn}' in the tenant")
+            continue
+        now = await ops.user_principal_names(ids)
+        known = ", ".join(f"{i} (now '{now[i]}')" if i in now else f"{i} (deleted)"
+                          for i in ids)
+        out.append(f"{path}:{line}: protected user '{upn}' no longer resolves (renamed?); the "
+                   f"proxy still protects the object id it had: {known}. Update the entry.")
+    return out
+
+
+async def _protection_reads(ops: Any, path: str, policy: Any) -> list[str]:
+    """Whether the app can read what protection needs; PIM's licence is reported, not a
+    problem (a tenant without it has no eligible roles)."""
+    from .graph.exceptions import GraphError
+
+    problems = []
+    if policy.protected.admins:
+        try:
+            await ops.eligibility_probe()
+        except GraphError as exc:
+            problems.append(f"{path}:0: cannot read PIM eligibility ({exc.status} {exc.code}): "
+                            "grant RoleEligibilitySchedule.Read.Directory and "
+                            "PrivilegedEligibilitySchedule.Read.AzureADGroup; until then "
+                            "every change is refused")
+        else:
+            print(f"{path}: PIM: " + ("licensed: eligible roles count as admin"
+                                      if ops.pim_licensed else
+                                      "not licensed in this tenant: no eligible roles exist"))
+    if policy.protected.owners:
+        try:
+            owners = await ops.owner_ids()
+        except GraphError as exc:
+            problems.append(f"{path}:0: cannot read the owners of applications and role-"
+                            f"assignable groups ({exc.status} {exc.code}): grant "
+                            "Application.Read.All; until then every change is refused")
+        else:
+            print(f"{path}: {len(owners)} owners of applications, service principals and "
+                  "role-assignable groups are protected")
     return problems
 
 

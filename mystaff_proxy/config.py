@@ -6,7 +6,8 @@ of them at once in ``ConfigError.errors``. Secrets in the environment win over t
 is read by the CLI.) Relative paths (policy, audit, ca_file, certificate_path) are used as
 written, relative to the working directory.
 
-Keys beyond SPEC §5 (documented in config.example.toml): ``[server] log_level``,
+Keys beyond SPEC §5 (documented in config.example.toml): ``[server] log_level`` /
+``signin_attempts_per_minute``,
 ``[app] certificate_path`` / ``managed_identity``, ``[session] backend`` (only ``"cookie"`` for
 now), ``[graph] timeout_seconds`` / ``retry_budget_seconds`` / ``max_retries``.
 """
@@ -58,6 +59,8 @@ class ServerSettings:
     port: int = 8080
     trusted_proxies: tuple[IPNetwork, ...] = ()
     log_level: str = "info"
+    # Sign-in starts a minute per client address (an IPv6 /64 counts as one); 0: no limit.
+    signin_attempts_per_minute: int = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +159,8 @@ class Settings:
 _T = TypeVar("_T")
 
 _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
-    "server": ("host", "port", "public_url", "trusted_proxies", "log_level"),
+    "server": ("host", "port", "public_url", "trusted_proxies", "log_level",
+               "signin_attempts_per_minute"),
     "tenant": ("id", "authority_host", "graph_url", "ca_file"),
     "app": ("client_id", "client_secret", "certificate_path", "managed_identity", "api_scope"),
     "session": ("secret", "max_age_minutes", "idle_minutes", "backend", "redis_url",
@@ -350,6 +354,8 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
         port=c.get("server", "port", 8080, _int_range(0, 65535)),
         trusted_proxies=c.get("server", "trusted_proxies", (), _networks, _to_networks),
         log_level=c.get("server", "log_level", "info", _choice(LOG_LEVELS)),
+        signin_attempts_per_minute=c.get("server", "signin_attempts_per_minute", 300,
+                                         _int_range(0, 100_000)),
     )
     tenant = TenantSettings(
         id=c.get("tenant", "id", "", _guid, str.lower),

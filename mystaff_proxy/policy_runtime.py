@@ -17,6 +17,7 @@ from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations
 from .metrics import Metrics
 from .policy import Policy, PolicyError, ResolvedPolicy, load_policy, policy_names, resolve
+from .remembered_ids import load_remembered, save_remembered
 
 log = logging.getLogger("mystaff_proxy.policy")
 
@@ -27,8 +28,11 @@ RESOLVE_INTERVAL = 900.0
 class PolicyRuntime:
     def __init__(self, path: str | Path, ops: GraphOperations, metrics: Metrics, *,
                  check_interval: float = CHECK_INTERVAL,
-                 resolve_interval: float = RESOLVE_INTERVAL) -> None:
+                 resolve_interval: float = RESOLVE_INTERVAL,
+                 remembered_ids_path: str | None = None) -> None:
         self.path = Path(path)
+        self._remembered_path = remembered_ids_path
+        self._remembered = load_remembered(remembered_ids_path)
         self._ops = ops
         self._metrics = metrics
         self._check_interval = check_interval
@@ -70,7 +74,11 @@ class PolicyRuntime:
             upn_map = await self._ops.resolve_upns(upns) if upns else {}
         except GraphError as exc:
             return self._refuse(f"cannot resolve the policy's UPNs through Graph: {exc.code}")
-        resolved = resolve(policy, upn_map)
+        resolved = resolve(policy, upn_map, self._remembered)
+        if dict(resolved.protected_ids) != self._remembered:
+            # Kept only while the UPN stays in protected.users: IT removing it ends it.
+            self._remembered = dict(resolved.protected_ids)
+            await asyncio.to_thread(save_remembered, self._remembered_path, self._remembered)
         for warning in resolved.warnings:
             log.warning("policy: %s", warning)
         self.policy, self.current = policy, resolved

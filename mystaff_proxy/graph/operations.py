@@ -23,13 +23,26 @@ PHONE_METHOD_IDS = {
     "office": "e37fc753-ff3b-4958-9484-eaa9425c82bc",
 }
 EVENTUAL = {"ConsistencyLevel": "eventual"}
+PIM_UNLICENSED = "AadPremiumLicenseRequired"
+#: Graph expands at most 20 directory objects of a relationship; more means "read them all".
+EXPAND_LIMIT = 20
+#: The owned side of "owns something that is tenant-wide power" (docs/authorization.md):
+#: Graph has no app-only ``/users/{id}/ownedObjects``, so the owners are read from here.
+_OWNED_QUERY = {"$select": "id", "$expand": "owners($select=id)", "$top": "999"}
+OWNED_COLLECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("applications", _OWNED_QUERY),
+    ("servicePrincipals", _OWNED_QUERY),
+    ("groups", {"$filter": "isAssignableToRole eq true", **_OWNED_QUERY}),
+)
 STAFF_FIELDS = "id,displayName,userPrincipalName,jobTitle"
 PROFILE_FIELDS = "id,displayName,userPrincipalName,mail,jobTitle"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+# fullmatch, never ``^...$``: ``$`` also matches before a final newline, and an id such as
+# "<guid>\n" (``%0A`` in a URL) then passed this check and failed later, in uuid.UUID (a 500).
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 def is_guid(value: str) -> bool:
-    return bool(_GUID.match(value))
+    return _GUID.fullmatch(value) is not None
 
 
 def _guid(value: str) -> str:
@@ -86,11 +99,14 @@ class TargetSnapshot:
     in_role_assignable_group: bool
     group_ids: frozenset[str]  # transitive group memberships
     phones: tuple[PhoneMethod, ...] | None  # None when not asked for
+    #: PIM: eligible for a directory role, or for membership / ownership of a PIM-governed
+    #: group (False as well on a tenant without PIM's licence, where none can exist).
+    eligible_admin: bool = False
 
     @property
     def is_admin(self) -> bool:
         return bool(self.role_template_ids) or self.has_role_assignment \
-            or self.in_role_assignable_group
+            or self.in_role_assignable_group or self.eligible_admin
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,12 @@ def _timestamp(value: Any) -> float | None:
     if parsed.tzinfo is None:
         raise ValueError("a date-time without a time zone")
     return parsed.timestamp()
+
+
+def _error_code(body: Any) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _str(obj: dict[str, Any], key: str) -> str | None:
@@ -148,6 +170,8 @@ class GraphOperations:
 
     def __init__(self, client: GraphClient) -> None:
         self.client = client
+        #: Whether the tenant has PIM (None until an eligibility read answered).
+        self.pim_licensed: bool | None = None
 
     # -- staff lists ------------------------------------------------------------------------
 
@@ -197,6 +221,17 @@ class GraphOperations:
             BatchRequest("roles", "GET", "/roleManagement/directory/roleAssignments"
                          f"?$filter=principalId%20eq%20'{uid}'&$select=id,directoryScopeId"),
         ]
+        # PIM eligibility (docs/authorization.md): an eligible Global Administrator is one
+        # activation away from the role, so eligibility protects like an active role. In the
+        # same $batch: no round trip added.
+        requests += [
+            BatchRequest("eligibleRoles", "GET",
+                         "/roleManagement/directory/roleEligibilityScheduleInstances"
+                         f"?$filter=principalId%20eq%20'{uid}'&$select=id"),
+            BatchRequest("eligibleGroups", "GET",
+                         "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"
+                         f"?$filter=principalId%20eq%20'{uid}'&$select=id,groupId,accessId"),
+        ]
         if with_phones:
             requests.append(BatchRequest("phones", "GET",
                                          f"/users/{uid}/authentication/phoneMethods"))
@@ -234,6 +269,8 @@ class GraphOperations:
             if m.get("@odata.type") == "#microsoft.graph.directoryRole"
         )
         groups = [m for m in memberships if m.get("@odata.type") == "#microsoft.graph.group"]
+        eligible = await self._any_eligibility(answers["eligibleRoles"]) \
+            or await self._any_eligibility(answers["eligibleGroups"])
         phones: tuple[PhoneMethod, ...] | None = None
         if with_phones:
             phones = tuple(_phone(p) for p in _values(raise_for(answers["phones"])))
@@ -246,7 +283,23 @@ class GraphOperations:
             in_role_assignable_group=any(g.get("isAssignableToRole") is True for g in groups),
             group_ids=frozenset(str(g.get("id", "")).lower() for g in groups),
             phones=phones,
+            eligible_admin=eligible,
         )
+
+    async def _any_eligibility(self, resp: GraphResponse) -> bool:
+        """Whether an eligibility read lists anything. A tenant without the PIM licence
+        answers 400 AadPremiumLicenseRequired: no eligibility can exist there, which is an
+        answer (remembered in ``pim_licensed``), not a refusal. Any other error raises."""
+        if resp.status == 400 and _error_code(resp.body) == PIM_UNLICENSED:
+            self.pim_licensed = False
+            return False
+        if _values(raise_for(resp)):
+            self.pim_licensed = True
+            return True
+        if isinstance(resp.body, dict) and resp.body.get("@odata.nextLink"):
+            return bool(await self._rest_of(resp))  # an empty first page is no answer yet
+        self.pim_licensed = True
+        return False
 
     async def _rest_of(self, first: GraphResponse) -> list[dict[str, Any]]:
         """Follow ``@odata.nextLink`` of a collection that did not fit in one page."""
@@ -292,6 +345,63 @@ class GraphOperations:
                                    ) from None
         return ManagerAccount(enabled=body.get("accountEnabled") is not False,
                               sessions_valid_from=valid_from)
+
+    async def owner_ids(self) -> frozenset[str]:
+        """Every owner of an application, a service principal or a role-assignable group
+        (lower-cased ids). Off the request path (``OwnerSet``): a whole-tenant read."""
+        owners: set[str] = set()
+        for kind, query in OWNED_COLLECTIONS:
+            url: str | None = kind
+            params: dict[str, str] | None = query
+            while url is not None:
+                body = await self.client.get(url, params=params, op="owners")
+                for obj in _values(GraphResponse(200, body)):
+                    expanded = obj.get("owners")
+                    if not isinstance(expanded, list):
+                        raise GraphUnavailable(502, "malformed", "Graph sent no owners")
+                    if len(expanded) >= EXPAND_LIMIT:
+                        expanded = await self._all_owners(kind, str(obj.get("id", "")))
+                    owners.update(str(o.get("id", "")).lower() for o in expanded
+                                  if isinstance(o, dict) and o.get("id"))
+                link = body.get("@odata.nextLink") if isinstance(body, dict) else None
+                url, params = (link, None) if isinstance(link, str) else (None, None)
+        return frozenset(owners)
+
+    async def _all_owners(self, kind: str, object_id: str) -> list[dict[str, Any]]:
+        body = await self.client.get(f"{kind}/{_guid(object_id)}/owners",
+                                     params={"$select": "id", "$top": "999"}, op="owners")
+        first = GraphResponse(200, body)
+        return _values(first) + await self._rest_of(first)
+
+    async def eligibility_probe(self) -> None:
+        """Both PIM eligibility reads, for a principal that cannot exist: raises when the app
+        may not read them; sets ``pim_licensed`` (``policy check --online``)."""
+        nobody = "00000000-0000-0000-0000-000000000000"
+        answers = await self.client.batch([
+            BatchRequest("roles", "GET",
+                         "/roleManagement/directory/roleEligibilityScheduleInstances"
+                         f"?$filter=principalId%20eq%20'{nobody}'&$select=id"),
+            BatchRequest("groups", "GET",
+                         "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"
+                         f"?$filter=principalId%20eq%20'{nobody}'&$select=id"),
+        ], op="eligibility_probe")
+        for resp in answers.values():
+            await self._any_eligibility(resp)
+
+    async def user_principal_names(self, ids: Sequence[str]) -> dict[str, str]:
+        """Object id -> current UPN, for the users that exist."""
+        requests = [BatchRequest(str(i), "GET", f"/users/{_guid(v)}?$select=id,userPrincipalName")
+                    for i, v in enumerate(ids)]
+        answers = await self.client.batch(requests, op="check_objects")
+        out = {}
+        for i, value in enumerate(ids):
+            resp = answers[str(i)]
+            if resp.status == 404:
+                continue
+            raise_for(resp)
+            if isinstance(resp.body, dict):
+                out[value] = str(resp.body.get("userPrincipalName", ""))
+        return out
 
     async def resolve_upns(self, upns: Iterable[str]) -> dict[str, str]:
         """UPN (lower-cased) -> object id, for those that exist. Unknown UPNs are left out."""

@@ -1,7 +1,8 @@
 """SPEC §8 as a matrix: every kind of manager x every kind of target x every action.
 
 Managers are assigned by UPN, by object id and by a nested group (all three may change staff of
-north), plus a view-only manager. Each cell says what the proxy must answer; a refused request
+north), plus a view-only manager. Targets include other managers (lower, equal, higher, of
+another location, through a nested group), PIM-eligible admins and owners of tenant-wide power. Each cell says what the proxy must answer; a refused request
 must leave the fake untouched (password, force-change flag, phones) and write one audit record.
 """
 
@@ -31,6 +32,17 @@ TARGETS: dict[str, tuple[str, str | None]] = {
     SELF: ("protected", "protected_user"),                          # the manager themself
     "grouped@e2e.example": ("not_found", "not_found"),              # member of a member group
     "unknown": ("not_found", "not_found"),                          # no such user
+    # other managers (docs/authorization.md): only a strictly higher manager may act on them
+    "lead@e2e.example": ("ok", None),                               # lower: north, reset only
+    "peer@e2e.example": ("protected", "protected_user"),            # equal
+    "boss@e2e.example": ("protected", "protected_user"),            # higher: north and south
+    "southmgr@e2e.example": ("protected", "protected_user"),        # another location
+    "grouplead@e2e.example": ("protected", "protected_user"),       # via a nested group
+    # admins in waiting and owners
+    "eligible@e2e.example": ("protected", "protected_user"),        # PIM-eligible GA
+    "pimgroup@e2e.example": ("protected", "protected_user"),        # PIM for Groups eligible
+    "appowner@e2e.example": ("protected", "protected_user"),        # owns the proxy's app
+    "groupowner@e2e.example": ("protected", "protected_user"),      # owns a role group
 }
 ACTIONS = ("view", "reset_password", "add_phone")
 
