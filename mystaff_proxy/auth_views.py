@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from .audit import AuditEvent, AuditUnavailable, EventType, Outcome, Principal
+from .errors import error_body
+from .netaddr import address_block
 from .redirects import absolute_redirect, safe_next
 from .request_keys import REQUEST_ID
 from .services import SERVICES, Services, audit_actor
@@ -17,7 +19,8 @@ from .signin import SignInError
 
 log = logging.getLogger("mystaff_proxy")
 FLOW_COOKIE_MAX_AGE = 600
-SIGNIN_ATTEMPTS_PER_MINUTE = 30
+SIGNIN_RATE_LIMITED = ("Too many sign-ins from your network in the last minute; "
+                       "wait a minute and try again.")
 
 
 def _redirect(location: str) -> web.Response:
@@ -42,12 +45,30 @@ def _flow_cookie(svc: Services) -> str:
     return "__Host-mystaff-signin" if svc.cookie_secure else "mystaff-signin"
 
 
+def _wants_json(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _too_many_sign_ins(request: web.Request, wait: float) -> web.StreamResponse:
+    """429 that speaks of sign-ins (not of changes: nothing was being changed), as a page,
+    or as the API's error body for a script that asked for JSON."""
+    svc = request.app[SERVICES]
+    if _wants_json(request):
+        return web.json_response(
+            error_body("rate_limited", SIGNIN_RATE_LIMITED, request[REQUEST_ID]), status=429,
+            headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+    return svc.pages.error(request, "sign_in_rate_limited", retry_after=wait)
+
+
 async def login(request: web.Request) -> web.StreamResponse:
     svc = request.app[SERVICES]
-    wait = await svc.limiter.acquire(f"signin:{svc.client_address(request)}",
-                                     SIGNIN_ATTEMPTS_PER_MINUTE, 60)
-    if wait is not None:
-        return svc.pages.error(request, "rate_limited", retry_after=wait)
+    address = address_block(svc.client_address(request))
+    limit = svc.settings.server.signin_attempts_per_minute
+    if limit:
+        wait = await svc.limiter.acquire(f"signin:{address}", limit, 60)
+        if wait is not None:
+            return _too_many_sign_ins(request, wait)
     browser = request.cookies.get(_flow_cookie(svc)) or ""
     if len(browser) != 43:
         browser = secrets.token_urlsafe(32)
@@ -55,6 +76,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     try:
         url = await svc.signin.start(browser=browser,
                                      next_path=safe_next(request.query.get("next")),
+                                     address=address,
                                      login_hint=login_hint[:256] if login_hint else None)
     except SignInError as exc:
         return svc.pages.error(request, "upstream_unavailable", detail=exc.message)
@@ -70,9 +92,15 @@ async def callback(request: web.Request) -> web.StreamResponse:
     try:
         user, next_path = await svc.signin.finish(browser=browser, params=request.query)
     except SignInError as exc:
-        await _record(request, EventType.SIGN_IN, None, reason=exc.reason,
-                      outcome=Outcome.FAILED if exc.reason == "identity_unavailable"
-                      else Outcome.DENIED)  # refused whether or not it can be recorded
+        if exc.reason == "unknown_state":
+            # Anyone can send a made-up state, as often as they like: counted, not audited,
+            # or an outsider could fill the audit disk, which stops every change. A state we
+            # issued and that was then used or expired looks the same (flows are single-use).
+            svc.metrics.signin_unknown_state += 1
+        else:
+            await _record(request, EventType.SIGN_IN, None, reason=exc.reason,
+                          outcome=Outcome.FAILED if exc.reason == "identity_unavailable"
+                          else Outcome.DENIED)  # refused whether or not it can be recorded
         code = "upstream_unavailable" if exc.reason == "identity_unavailable" else "sign_in_failed"
         return svc.pages.error(request, code, detail=exc.message)
     # A new session, with a new id, at every sign-in: nothing from before survives. The

@@ -1,7 +1,7 @@
 """Prometheus text-format metrics, kept in process: no client library needed for a few series.
 
 Request counts and latency (histogram) per route, Graph call counts, errors and latency per
-operation, policy reload failures.
+operation, policy reload failures, sign-in callbacks with an unknown state.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ class Metrics:
         self.policy_reload_failures = 0
         self.policy_reloads = 0
         self.audit_failures = 0
+        # Sign-in callbacks with a state no pending sign-in has (made up, used or expired):
+        # anyone can send them, so they are counted here instead of audited.
+        self.signin_unknown_state = 0
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests[(route, method, status)] += 1
@@ -77,7 +80,11 @@ class Metrics:
                 f"mystaff_policy_reload_failures_total {self.policy_reload_failures}",
                 "# HELP mystaff_audit_failures_total Audit records that could not be written.",
                 "# TYPE mystaff_audit_failures_total counter",
-                f"mystaff_audit_failures_total {self.audit_failures}"]
+                f"mystaff_audit_failures_total {self.audit_failures}",
+                "# HELP mystaff_signin_unknown_state_total Sign-in callbacks refused for an "
+                "unknown, used or expired state (not audited).",
+                "# TYPE mystaff_signin_unknown_state_total counter",
+                f"mystaff_signin_unknown_state_total {self.signin_unknown_state}"]
         return "\n".join(out) + "\n"
 
     @staticmethod

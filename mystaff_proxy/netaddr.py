@@ -37,6 +37,24 @@ def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:
     return peer
 
 
+def address_block(addr: str) -> str:
+    """The unit that per-address limits count: an IPv4 address, or an IPv6 address's /64.
+
+    One IPv6 subscriber usually holds a whole /64 (often far more), so counting single IPv6
+    addresses would give one client 2**64 budgets. IPv4-mapped IPv6 counts as its IPv4
+    address. Anything unparsable is kept as it is (the peer's own address, never a header).
+    """
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def client_scheme(request: web.Request, trusted: tuple[Network, ...]) -> str:
     peer = request.remote or ""
     if trusted and _in(peer, trusted):

@@ -72,7 +72,12 @@ ERROR_TEXTS: Final[dict[str, ErrorText]] = {
         "Nothing was changed; try again in a minute."),
     "sign_in_failed": ErrorText(
         "Sign-in failed", "The sign-in did not complete.", "Start again from the sign-in page."),
+    "sign_in_rate_limited": ErrorText(
+        "Too many sign-ins", "Too many sign-ins from your network in the last minute.",
+        "Wait a minute and try again."),
 }
+# Page-only codes that are not API codes, and their status (other page-only codes are 400).
+_PAGE_STATUS: Final = {"sign_in_rate_limited": 429}
 _FALLBACK = ErrorText("Something went wrong", "Something failed.", "Go back and try again.")
 
 
@@ -118,7 +123,7 @@ class Pages:
 
     def error(self, request: web.Request, code: str, *, detail: str | None = None,
               retry_after: float | None = None) -> web.Response:
-        status = CODES.get(code, 400)
+        status = CODES.get(code) or _PAGE_STATUS.get(code, 400)
         text = ERROR_TEXTS.get(code, _FALLBACK)
         # The service's own message is more precise when it is not the code's default
         # (e.g. "the change was made but the audit log cannot be written").

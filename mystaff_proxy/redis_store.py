@@ -2,13 +2,15 @@
 
 Sessions stay in their encrypted cookies (any instance can read them); what must be shared is
 what the cookie cannot carry: revoked session ids (sign-out on one instance ends the session
-on all), rate-limit counters, and pending sign-ins (the callback may reach another instance).
+on all), rate-limit counters, and pending sign-ins (the callback may reach another instance),
+bounded per client address as in memory (signin.py).
 Every Redis failure fails closed: a revocation that cannot be checked refuses the session, a
 rate limit that cannot be counted refuses the change, a sign-in that cannot be stored fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import secrets
 import time
@@ -34,6 +36,27 @@ end
 redis.call('ZADD', key, now, member)
 redis.call('PEXPIRE', key, math.ceil(window * 1000))
 return false
+"""
+
+
+# A pending sign-in, kept per client address: an index of that address's pending states
+# (sorted by expiry: the oldest first), trimmed to the cap, expired with the flows. Flow keys
+# are built in the script from ARGV[6], so this needs one Redis, not a cluster.
+_PUT_FLOW = """
+local index, flow = KEYS[1], KEYS[2]
+local now, ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+local extra = redis.call('ZCARD', index) - cap + 1
+if extra > 0 then
+  for _, state in ipairs(redis.call('ZRANGE', index, 0, extra - 1)) do
+    redis.call('DEL', ARGV[6] .. state)
+  end
+  redis.call('ZREMRANGEBYRANK', index, 0, extra - 1)
+end
+redis.call('SET', flow, ARGV[5], 'EX', ttl)
+redis.call('ZADD', index, now + ttl, ARGV[4])
+redis.call('EXPIRE', index, ttl)
+return math.max(extra, 0)
 """
 
 
@@ -75,18 +98,28 @@ class RedisRateLimiter:
 
 
 class RedisFlowStore:
-    """Pending sign-ins, sealed (they hold the PKCE verifier), taken with GETDEL."""
+    """Pending sign-ins, sealed (they hold the PKCE verifier), taken with GETDEL; at most
+    ``per_address`` per client address, its oldest dropped first (signin.py)."""
 
-    def __init__(self, client: aioredis.Redis, sealer: Sealer) -> None:
+    def __init__(self, client: aioredis.Redis, sealer: Sealer, *,
+                 per_address: int | None = None) -> None:
+        from .signin import MAX_PENDING_PER_ADDRESS
+
         self._redis = client
         self._sealer = sealer
+        self._per_address = per_address or MAX_PENDING_PER_ADDRESS
+        self._put = client.register_script(_PUT_FLOW)
 
-    async def put(self, state: str, data: dict[str, Any], ttl: float) -> None:
+    async def put(self, state: str, data: dict[str, Any], ttl: float, *,
+                  address: str) -> None:
         from .signin import SignInError
 
+        ttl_s = max(1, math.ceil(ttl))
+        sealed = self._sealer.seal({**data, "address": address})
         try:
-            await self._redis.set(f"{_PREFIX}flow:{state}", self._sealer.seal(data),
-                                  ex=max(1, math.ceil(ttl)))
+            await self._put(keys=[f"{_PREFIX}flows:{address}", f"{_PREFIX}flow:{state}"],
+                            args=[time.time(), ttl_s, self._per_address, state, sealed,
+                                  f"{_PREFIX}flow:"])
         except RedisError:
             raise SignInError("identity_unavailable",
                               "Sign-in is unavailable right now; try again.") from None
@@ -99,7 +132,14 @@ class RedisFlowStore:
         if raw is None:
             return None
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
-        return self._sealer.open(text)
+        data = self._sealer.open(text)
+        if data is not None:
+            address = data.pop("address", None)
+            if isinstance(address, str):
+                # Free its place at once; if this fails it expires or is trimmed anyway.
+                with contextlib.suppress(RedisError):
+                    await self._redis.zrem(f"{_PREFIX}flows:{address}", state)
+        return data
 
 
 def connect(url: str) -> aioredis.Redis:

@@ -3,6 +3,10 @@
 A flow (state, nonce, PKCE verifier) is kept server-side, keyed by its ``state``, bound to the
 browser by a random value that only that browser's cookie carries, single-use and short-lived.
 Several flows per browser may be pending at once (two tabs signing in in parallel).
+
+Anyone can start a sign-in, so the pending ones are bounded per client address (an IPv6 /64
+counts as one): starting more drops that address's oldest, and a flood from some addresses
+never pushes out anyone else's (README, "Sign-in").
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,7 +24,13 @@ import msal
 import requests
 
 FLOW_TTL = 600.0
-_MAX_PENDING = 10_000
+# Pending sign-ins per client address: a busy shared address (a shop's or a company's NAT)
+# may start about two a minute for every one of these without losing one in progress (a
+# sign-in takes ~30 s), well beyond what managers do, and one address cannot hold more.
+MAX_PENDING_PER_ADDRESS = 64
+# All pending sign-ins of one instance: a memory safety net (~1 KB each, ~100 MB at most),
+# reached only by more than 1,500 addresses (or IPv6 /64s) at their own limit at once.
+MAX_PENDING = 100_000
 _WELL_KNOWN_HOSTS = frozenset({
     "login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
     "login-us.microsoftonline.com",
@@ -45,32 +56,72 @@ class SignedInUser:
 
 
 class FlowStore(Protocol):
-    """Pending sign-ins by ``state``: ``take`` returns a flow once, then never again."""
+    """Pending sign-ins by ``state``: ``take`` returns a flow once, then never again.
+    ``address`` is the client's address block (netaddr.address_block): each holds at most
+    MAX_PENDING_PER_ADDRESS, its oldest dropped first."""
 
-    async def put(self, state: str, data: dict[str, Any], ttl: float) -> None: ...
+    async def put(self, state: str, data: dict[str, Any], ttl: float, *,
+                  address: str) -> None: ...
 
     async def take(self, state: str) -> dict[str, Any] | None: ...
 
 
 class MemoryFlowStore:
-    """One instance's pending sign-ins (bounded; expired ones are dropped when full)."""
+    """One instance's pending sign-ins, bounded per client address and in total.
 
-    def __init__(self) -> None:
-        self._flows: dict[str, tuple[float, dict[str, Any]]] = {}
+    A full address drops its own oldest pending sign-in. The total bound is a safety net
+    that only a great many addresses reach; even then the oldest pending sign-in of all is
+    dropped instead of refusing everyone (the store answered "too many sign-ins in
+    progress" to every manager once a flood had filled it)."""
 
-    async def put(self, state: str, data: dict[str, Any], ttl: float) -> None:
+    def __init__(self, *, per_address: int = MAX_PENDING_PER_ADDRESS,
+                 total: int = MAX_PENDING) -> None:
+        self._per_address = per_address
+        self._total = total
+        # state -> (expiry, address, flow), in the order started: all share one lifetime,
+        # so the expired ones and the oldest are at the front.
+        self._flows: OrderedDict[str, tuple[float, str, dict[str, Any]]] = OrderedDict()
+        self._by_address: dict[str, OrderedDict[str, None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+    def pending(self, address: str) -> int:
+        return len(self._by_address.get(address, ()))
+
+    async def put(self, state: str, data: dict[str, Any], ttl: float, *,
+                  address: str) -> None:
         now = time.time()
-        if len(self._flows) >= _MAX_PENDING:
-            self._flows = {k: v for k, v in self._flows.items() if v[0] > now}
-            if len(self._flows) >= _MAX_PENDING:
-                raise SignInError("too_many_flows", "Too many sign-ins in progress.")
-        self._flows[state] = (now + ttl, data)
+        self._remove(state)
+        while self._flows:
+            oldest, (expiry, _, _) = next(iter(self._flows.items()))
+            if expiry > now:
+                break
+            self._remove(oldest)
+        mine = self._by_address.get(address)
+        while mine and len(mine) >= self._per_address:
+            self._remove(next(iter(mine)))
+        while len(self._flows) >= self._total:
+            self._remove(next(iter(self._flows)))
+        self._flows[state] = (now + ttl, address, data)
+        self._by_address.setdefault(address, OrderedDict())[state] = None
 
     async def take(self, state: str) -> dict[str, Any] | None:
-        entry = self._flows.pop(state, None)
+        entry = self._flows.get(state)
+        self._remove(state)
         if entry is None or entry[0] < time.time():
             return None
-        return entry[1]
+        return entry[2]
+
+    def _remove(self, state: str) -> None:
+        entry = self._flows.pop(state, None)
+        if entry is None:
+            return
+        mine = self._by_address.get(entry[1])
+        if mine is not None:
+            mine.pop(state, None)
+            if not mine:
+                del self._by_address[entry[1]]
 
 
 class SignIn:
@@ -123,8 +174,10 @@ class SignIn:
     async def warm_up(self) -> None:
         await self._app_instance()
 
-    async def start(self, *, browser: str, next_path: str, login_hint: str | None = None) -> str:
-        """The authorize URL to send the browser to; the flow is kept until the callback."""
+    async def start(self, *, browser: str, next_path: str, address: str,
+                    login_hint: str | None = None) -> str:
+        """The authorize URL to send the browser to; the flow is kept until the callback,
+        counted against ``address`` (the client's address block)."""
         app = await self._app_instance()
         flow: dict[str, Any] = await asyncio.to_thread(
             app.initiate_auth_code_flow, [], redirect_uri=self._redirect_uri,
@@ -132,9 +185,11 @@ class SignIn:
             # which browsers do not send on a cross-site POST.
             login_hint=login_hint, response_mode="query",
         )
+        auth_uri = str(flow.pop("auth_uri"))  # not needed to finish: a third of the flow
         await self._flows.put(str(flow["state"]),
-                              {"flow": flow, "browser": browser, "next": next_path}, FLOW_TTL)
-        return str(flow["auth_uri"])
+                              {"flow": flow, "browser": browser, "next": next_path},
+                              FLOW_TTL, address=address)
+        return auth_uri
 
     async def finish(self, *, browser: str, params: Mapping[str, str]) -> tuple[SignedInUser, str]:
         """Redeem the code; returns the user and the ``next`` path of that flow."""

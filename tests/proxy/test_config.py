@@ -62,6 +62,7 @@ def test_defaults() -> None:
     assert s.session.backend == "cookie" and len(s.session.secret_bytes) == 32
     assert s.phones.default_region == "US"
     assert (s.graph.retry_budget_seconds, s.graph.max_retries) == (30.0, 3)
+    assert s.server.signin_attempts_per_minute == 300
 
 
 def test_secrets_not_in_repr() -> None:
@@ -96,6 +97,8 @@ def test_plain_http_on_loopback_only() -> None:
     ("server", "trusted_proxies", ["10.0.0.0/8", "proxy.local"], "'proxy.local' is not"),
     ("server", "trusted_proxies", "10.0.0.1", "must be a list"),
     ("server", "log_level", "verbose", "must be one of"),
+    ("server", "signin_attempts_per_minute", -1, "0 to 100000"),
+    ("server", "signin_attempts_per_minute", "300", "0 to 100000"),
     ("server", "colour", "red", "unknown key"),
     ("tenant", "id", "contoso.com", "GUID"),
     ("tenant", "authority_host", "http://127.0.0.1:8443", "must use https"),
@@ -130,6 +133,11 @@ def test_redis_backend_needs_a_redis_url() -> None:
                                             "redis_url": "redis://127.0.0.1:6379/0"}),
                              "config.toml", {})
     assert ok.session.backend == "redis"
+
+
+def test_sign_in_limit_zero_is_off() -> None:
+    s = config_from_mapping(_data(server={"signin_attempts_per_minute": 0}), "c", {})
+    assert s.server.signin_attempts_per_minute == 0
 
 
 def test_session_secret_message() -> None:

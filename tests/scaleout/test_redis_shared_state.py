@@ -106,3 +106,28 @@ async def test_sign_in_started_on_one_instance_completes_on_the_other(
         assert replay.status != 302
 
 
+
+
+async def test_pending_sign_ins_are_capped_per_address_in_redis(redis_url: str) -> None:
+    """As in memory (tests/proxy/test_signin_flows.py): one address's flood drops its own
+    oldest pending sign-ins and nobody else's; a taken sign-in frees its place."""
+    from mystaff_proxy.redis_store import RedisFlowStore, connect
+    from mystaff_proxy.sessions import Sealer
+
+    redis = connect(redis_url)
+    store = RedisFlowStore(redis, Sealer(secrets.token_bytes(32), b"flow-v1"), per_address=5)
+    try:
+        await store.put("elsewhere", {"n": -1}, 600, address="203.0.113.9")
+        for i in range(12):
+            await store.put(f"flood{i}", {"n": i}, 600, address="198.51.100.7")
+        assert await redis.zcard("mystaff:flows:198.51.100.7") == 5
+        assert [await store.take(f"flood{i}") is not None for i in range(12)] == \
+            [False] * 7 + [True] * 5
+        assert await redis.zcard("mystaff:flows:198.51.100.7") == 0  # freed when taken
+        assert await store.take("elsewhere") == {"n": -1}
+        # Everything it keeps expires with the pending sign-ins.
+        await store.put("ttl", {"n": 0}, 600, address="198.51.100.8")
+        assert 590 <= await redis.ttl("mystaff:flows:198.51.100.8") <= 600
+        assert 590 <= await redis.ttl("mystaff:flow:ttl") <= 600
+    finally:
+        await redis.aclose()
