@@ -116,7 +116,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
         return svc.pages.error(request, "upstream_unavailable",
                                detail="The audit log cannot be written, so nobody can sign "
                                "in right now. Contact IT.")
-    svc.standing.signed_in(user.oid)  # Entra has just vouched for the account
+    # Entra has just vouched for the account, for this session and newer ones only.
+    svc.standing.signed_in(user.oid, user.issued_at)
     response = _redirect(absolute_redirect(svc.settings.server.public_url, next_path))
     svc.set_session_cookie(response, session)
     # The flow cookie is NOT deleted here: it binds every pending sign-in of this browser,

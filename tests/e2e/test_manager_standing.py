@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from e2e_checks import bearer_call, error_code, user_token
-from e2e_support import Stack, running_stack, uid
+from e2e_checks import SCRIPT_CLIENT_ID, bearer_call, error_code, fetch_token, user_token
+from e2e_support import Stack, client_ssl, running_stack, uid
 
 from fake_graph.embedded import RunningFake
 from fake_graph.server import Fault
@@ -133,3 +134,40 @@ async def test_with_recheck_zero_every_request_asks_graph(strict: Stack) -> None
     for _ in range(3):
         assert (await m.call("GET", "/api/v1/locations"))[0] == 200
     assert manager_checks(strict, seq) == 3
+
+
+async def revoke_sessions(stack: Stack, upn: str) -> None:
+    """IT's "Revoke sessions": ``POST /users/{id}/revokeSignInSessions`` on the fake's Graph,
+    by an admin tool (the script app, given the permission it needs)."""
+    stack.fake.fake.directory.applications[SCRIPT_CLIENT_ID].application_permissions.append(
+        "User.RevokeSessions.All")
+    token = (await fetch_token(stack, {"grant_type": "client_credentials",
+                                       "scope": "https://graph.microsoft.com/.default"}))
+    connector = aiohttp.TCPConnector(ssl=client_ssl(stack.fake.ca_file))
+    async with aiohttp.ClientSession(connector=connector) as http, http.post(
+            f"{stack.fake_url}/v1.0/users/{uid(upn)}/revokeSignInSessions",
+            headers={"Authorization": f"Bearer {token['access_token']}"}) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+async def test_a_new_sign_in_does_not_revive_revoked_sessions_or_tokens(stack: Stack) -> None:
+    """Revocation is absolute. A sign-in primes the per-manager answer (default 60 s); it used
+    to prime it with "no revocation", so after IT revoked a manager's sessions, each new
+    sign-in of that manager made a stolen cookie or token good again (pen test #13)."""
+    stolen = await stack.manager(MGR)
+    token = await user_token(stack, MGR)
+    assert (await stolen.call("GET", "/api/v1/me"))[0] == 200
+    assert (await bearer_call(stack, token, "GET", "/api/v1/me"))[0] == 200
+    await asyncio.sleep(1.05)  # Graph keeps whole seconds: revoked strictly after both
+    await revoke_sessions(stack, MGR)
+    seq = stack.fake.fake.recorder.last_seq
+    for _ in range(2):  # the manager signs in again, twice, in another browser
+        fresh = await stack.manager(MGR)
+        assert (await fresh.call("GET", "/api/v1/locations"))[0] == 200
+    assert manager_checks(stack, seq) == 0  # the new sessions still cost no Graph call
+    status, body, _ = await bearer_call(stack, token, "GET", "/api/v1/me")
+    assert (status, error_code(body)) == (401, "unauthenticated")
+    status, body, _ = await stolen.call("GET", "/api/v1/me")
+    assert (status, error_code(body)) == (401, "unauthenticated")
+    assert (await fresh.call("GET", "/api/v1/me"))[0] == 200
+    assert [r["detail"] for r in ended(stack)] == [{"why": "sessions_revoked"}] * 2

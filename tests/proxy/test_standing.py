@@ -63,12 +63,39 @@ async def test_max_age_zero_asks_every_time() -> None:
     assert accounts.calls == 3
 
 
-async def test_a_sign_in_primes_the_answer() -> None:
+async def test_a_sign_in_primes_the_answer_for_its_own_session() -> None:
     accounts = Accounts(ManagerAccount(False, None))
     s = standing(accounts)
-    s.signed_in(OID)
+    s.signed_in(OID, 1000.0)
     assert await s.refusal(OID, 1000.0) is None
+    assert await s.refusal(OID, 1200.0) is None  # a later one (a token after the sign-in)
     assert accounts.calls == 0
+
+
+async def test_a_sign_in_never_vouches_for_older_sessions() -> None:
+    """Revoked at 1000, signed in again at 1005: a session or token of 990 is still refused,
+    and the answer Graph gave (with the revocation time) then serves both."""
+    accounts = Accounts(ManagerAccount(True, 1000.0))
+    s = standing(accounts)
+    s.signed_in(OID, 1005.0)
+    assert await s.refusal(OID, 990.0) is EndedBecause.SESSIONS_REVOKED
+    assert await s.refusal(OID, 1005.0) is None
+    assert accounts.calls == 1
+    # Signing in again keeps Graph's fresh answer: it knows the revocation, the sign-in not.
+    s.signed_in(OID, 1010.0)
+    assert await s.refusal(OID, 990.0) is EndedBecause.SESSIONS_REVOKED
+    assert accounts.calls == 1
+
+
+async def test_a_sign_in_after_a_disabled_answer_is_believed() -> None:
+    """IT enabled the account again and the manager signed in: the sign-in's word wins over
+    a cached "disabled" for the new session."""
+    accounts = Accounts(ManagerAccount(False, None))
+    s = standing(accounts)
+    assert await s.refusal(OID, 900.0) is EndedBecause.ACCOUNT_DISABLED
+    s.signed_in(OID, 1000.0)
+    assert await s.refusal(OID, 1000.0) is None
+    assert accounts.calls == 1
 
 
 async def test_a_graph_failure_is_raised_not_cached() -> None:
