@@ -41,8 +41,8 @@ def _validate(body: Any) -> list[dict[str, Any]]:
     if not requests:
         raise _bad("Invalid batch payload format: no requests.")
     if len(requests) > MAX_REQUESTS:
-        raise _bad(f"The number of requests in the batch ({len(requests)}) exceeds the limit "
-                   f"of {MAX_REQUESTS}.")
+        raise _bad("Number of included requests in the request body must not exceed "
+                   f"{MAX_REQUESTS}.")
     ids: set[str] = set()
     for item in requests:
         if not isinstance(item, dict):

@@ -52,7 +52,9 @@ async def test_at_most_20_requests(served: Served) -> None:
     status, _ = await batch(served, [get(str(n), f"/users/{BOB}") for n in range(20)])
     assert status == 200
     status, body = await batch(served, [get(str(n), f"/users/{BOB}") for n in range(21)])
-    assert status == 400 and "error" in body
+    assert status == 400 and body["error"]["code"] == "BadRequest"
+    assert body["error"]["message"] == ("Number of included requests in the request body must "
+                                        "not exceed 20.")
 
 
 async def test_malformed_batches_fail_whole(served: Served) -> None:
