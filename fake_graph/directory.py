@@ -6,6 +6,7 @@ so handlers stay about HTTP and tests can look at the state directly.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -41,14 +42,18 @@ PHONE_METHOD_IDS: dict[str, str] = {
 PHONE_TYPES_BY_ID: dict[str, str] = {v: k for k, v in PHONE_METHOD_IDS.items()}
 PASSWORD_METHOD_ID = "28c10230-6103-485e-b985-444c60001490"
 
+# When every PIM eligibility of a tenant file starts (a fixed past time, so that ids and
+# answers are the same after each load and reset). Eligibilities are permanent (no end).
+PIM_START = "2025-01-06T08:00:00Z"
+
 _ID_NAMESPACE = uuid.UUID("7f1f2d8e-4d0a-4c7a-9a53-0c6a1b8e5f10")
 
 
 def derive_id(kind: str, key: str) -> str:
     """The stable object id fake_graph gives an object declared without an explicit ``id``.
 
-    ``kind`` is ``user`` (key: UPN), ``group``, ``administrativeUnit`` (key: displayName) or
-    ``servicePrincipal`` (key: client id). Case-insensitive, like UPNs.
+    ``kind`` is ``user`` (key: UPN), ``group``, ``administrativeUnit`` (key: displayName),
+    ``servicePrincipal`` or ``application`` (key: client id). Case-insensitive, like UPNs.
     """
     return _uuid5(f"{kind}:{key.strip().lower()}")
 
@@ -64,6 +69,13 @@ def _uuid5(name: str) -> str:
     digest[8] = (digest[8] & 0x3F) | 0x80
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def role_eligibility_id(template_id: str, principal_id: str) -> str:
+    """A roleEligibilityScheduleInstance id as Graph builds them: the role definition's and
+    the principal's GUID bytes, base64url without padding, then ``-1-e``."""
+    raw = uuid.UUID(template_id).bytes_le + uuid.UUID(principal_id).bytes_le
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=") + "-1-e"
 
 
 def directory_role_id(template_id: str) -> str:
@@ -113,6 +125,7 @@ class Group:
     members: list[str] = field(default_factory=list)  # object ids: users or groups
     role_assignable: bool = False
     description: str | None = None
+    owners: list[str] = field(default_factory=list)  # user object ids
 
     odata_type = "#microsoft.graph.group"
 
@@ -137,8 +150,34 @@ class RoleAssignment:
 
 
 @dataclass
+class RoleEligibility:
+    """A PIM eligibility for a directory role (``unifiedRoleEligibilityScheduleInstance``)."""
+
+    id: str
+    principal_id: str
+    role_definition_id: str  # the role template id
+    directory_scope_id: str  # "/" (tenant-wide)
+    schedule_id: str
+    start: str  # ISO 8601, UTC
+
+
+@dataclass
+class GroupEligibility:
+    """A PIM for Groups eligibility (``privilegedAccessGroupEligibilityScheduleInstance``)."""
+
+    id: str
+    group_id: str
+    principal_id: str
+    access_id: str  # "member" | "owner"
+    schedule_id: str
+    start: str  # ISO 8601, UTC
+
+
+@dataclass
 class Application:
-    client_id: str
+    """An app registration: its application object and its service principal."""
+
+    client_id: str  # appId
     display_name: str
     service_principal_id: str
     client_secrets: list[str] = field(default_factory=list)
@@ -146,6 +185,16 @@ class Application:
     application_permissions: list[str] = field(default_factory=list)
     certificates: list[str] = field(default_factory=list)  # PEM
     api_scopes: list[str] = field(default_factory=list)
+    object_id: str = ""  # the application object's id (not the appId); set by the loader
+    owners: list[str] = field(default_factory=list)  # of the application object: user ids
+    service_principal_owners: list[str] = field(default_factory=list)  # user ids
+
+    odata_type = "#microsoft.graph.application"
+    service_principal_odata_type = "#microsoft.graph.servicePrincipal"
+
+    def __post_init__(self) -> None:
+        if not self.object_id:
+            self.object_id = derive_id("application", self.client_id)
 
 
 @dataclass
@@ -165,6 +214,11 @@ class Directory:
     administrative_units: dict[str, AdministrativeUnit] = field(default_factory=dict)
     applications: dict[str, Application] = field(default_factory=dict)  # by client id
     role_assignments: list[RoleAssignment] = field(default_factory=list)
+    # Privileged Identity Management: eligibilities, and whether the tenant holds the
+    # Entra ID P2 license PIM needs (without it, Graph refuses the PIM reads).
+    role_eligibilities: list[RoleEligibility] = field(default_factory=list)
+    group_eligibilities: list[GroupEligibility] = field(default_factory=list)
+    pim_licensed: bool = True
     _upn_index: dict[str, str] = field(default_factory=dict)
 
     # -- lookups ---------------------------------------------------------------------------
@@ -186,8 +240,17 @@ class Directory:
         return self.users.get(key) or self.groups.get(key) or self.administrative_units.get(key)
 
     def service_principal(self, sp_id: str) -> Application | None:
+        sp_id = sp_id.lower()
         for app in self.applications.values():
             if app.service_principal_id == sp_id:
+                return app
+        return None
+
+    def application(self, object_id: str) -> Application | None:
+        """An app registration by its application object id (not its appId)."""
+        object_id = object_id.lower()
+        for app in self.applications.values():
+            if app.object_id == object_id:
                 return app
         return None
 

@@ -10,16 +10,20 @@ from typing import Any
 from mystaff_proxy.yamlfile import LineDict, LineList, YamlFileError, load, loads_fast
 
 from .directory import (
+    PIM_START,
     ROLE_TEMPLATES,
     AdministrativeUnit,
     Application,
     Directory,
     Group,
+    GroupEligibility,
     Phone,
     RoleAssignment,
+    RoleEligibility,
     Tenant,
     User,
     derive_id,
+    role_eligibility_id,
 )
 
 DEMO_TENANT = Path(__file__).parent / "tenants" / "demo.yaml"
@@ -28,18 +32,21 @@ DEMO_TENANT = Path(__file__).parent / "tenants" / "demo.yaml"
 PHONE_RE = re.compile(r"^\+[1-9]\d{0,2} \d{4,15}(x\d{1,10})?$")
 PHONE_TYPES = ("mobile", "alternateMobile", "office")
 
-_TOP_KEYS = {"tenant", "applications", "users", "groups", "administrative_units"}
+_TOP_KEYS = {"tenant", "applications", "users", "groups", "administrative_units",
+             "pim_licensed"}
 _TENANT_KEYS = {"id", "domain", "name"}
 _APP_KEYS = {
     "client_id", "client_secret", "client_secrets", "display_name", "redirect_uris",
     "application_permissions", "certificates", "directory_roles", "api_scopes",
+    "id", "service_principal_id", "owners", "service_principal_owners",
 }
 _USER_KEYS = {
     "id", "userPrincipalName", "displayName", "password", "jobTitle", "mail", "givenName",
     "surname", "officeLocation", "mobilePhone", "businessPhones", "accountEnabled",
-    "forceChangePasswordNextSignIn", "phones", "directory_roles",
+    "forceChangePasswordNextSignIn", "phones", "directory_roles", "eligible_roles",
 }
-_GROUP_KEYS = {"id", "displayName", "description", "members", "role_assignable", "directory_roles"}
+_GROUP_KEYS = {"id", "displayName", "description", "members", "role_assignable", "directory_roles",
+               "owners", "eligible_members", "eligible_owners"}
 _AU_KEYS = {"id", "displayName", "description", "members", "scoped_roles", "visibility"}
 
 
@@ -129,7 +136,7 @@ def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
         domain=domain,
         name=r.text(tenant_node, "name") or domain,
     )
-    directory = Directory(tenant=tenant)
+    directory = Directory(tenant=tenant, pim_licensed=_flag(r, root, "pim_licensed", True))
     pending_roles: list[tuple[str, str, str, int]] = []  # principal, role name, scope, line
 
     for i, node in enumerate(r.seq(root, "users")):
@@ -175,6 +182,7 @@ def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
                 raise r.fail(pnode.line, "an alternateMobile phone needs a mobile phone")
         for role, rline in r.strings(u, "directory_roles"):
             pending_roles.append((uid, role, "/", rline))
+        _eligible_roles(r, directory, uid, r.strings(u, "eligible_roles"))
         directory.add_user(user)
 
     group_nodes = r.seq(root, "groups")
@@ -199,6 +207,14 @@ def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
             pending_roles.append((gid, role, "/", rline))
         directory.groups[gid] = group
         group_members.append((group, r.strings(g, "members")))
+        group.owners = _users(r, directory, r.strings(g, "owners"), "owner")
+        for access in ("member", "owner"):
+            key = f"eligible_{access}s"
+            for principal in _users(r, directory, r.strings(g, key), f"eligible {access}"):
+                schedule = f"{gid}_{access}_{_uuid(principal, 'groupEligibility:' + gid)}"
+                directory.group_eligibilities.append(GroupEligibility(
+                    id=schedule, group_id=gid, principal_id=principal, access_id=access,
+                    schedule_id=schedule, start=PIM_START))
     for group, members in group_members:
         group.members = [_resolve_member(r, directory, ref, line) for ref, line in members]
 
@@ -245,13 +261,25 @@ def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
         app = Application(
             client_id=client_id,
             display_name=r.text(a, "display_name") or f"app {client_id[:8]}",
-            service_principal_id=derive_id("servicePrincipal", client_id),
+            service_principal_id=(r.guid(a, "service_principal_id")
+                                  or derive_id("servicePrincipal", client_id)),
             client_secrets=secrets,
             redirect_uris=[s for s, _ in r.strings(a, "redirect_uris")],
             application_permissions=[s for s, _ in r.strings(a, "application_permissions")],
             certificates=[s for s, _ in r.strings(a, "certificates")],
             api_scopes=[s for s, _ in r.strings(a, "api_scopes")],
+            object_id=r.guid(a, "id") or derive_id("application", client_id),
+            owners=_users(r, directory, r.strings(a, "owners"), "owner"),
+            service_principal_owners=_users(r, directory, r.strings(a, "service_principal_owners"),
+                                            "owner"),
         )
+        taken = {i for other in directory.applications.values()
+                 for i in (other.object_id, other.service_principal_id)}
+        for key, value in (("id", app.object_id),
+                           ("service_principal_id", app.service_principal_id)):
+            if value in taken or directory.object(value) is not None:
+                raise r.fail(a.line_of(key), f"duplicate object id '{value}'")
+            taken.add(value)
         for role, rline in r.strings(a, "directory_roles"):
             pending_roles.append((app.service_principal_id, role, "/", rline))
         directory.applications[client_id] = app
@@ -267,6 +295,40 @@ def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
             )
         )
     return directory
+
+
+def _uuid(principal: str, name: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(principal), name))
+
+
+def _eligible_roles(r: _Reader, directory: Directory, principal: str,
+                    roles: list[tuple[str, int]]) -> None:
+    """PIM eligibilities for directory roles, tenant-wide (directoryScopeId "/")."""
+    seen: set[str] = set()
+    for name, line in roles:
+        template = r.role(name, line)
+        if template in seen:
+            raise r.fail(line, f"duplicate eligible role '{name}'")
+        seen.add(template)
+        directory.role_eligibilities.append(RoleEligibility(
+            id=role_eligibility_id(template, principal), principal_id=principal,
+            role_definition_id=template, directory_scope_id="/",
+            schedule_id=_uuid(principal, f"roleEligibilitySchedule:{template}"),
+            start=PIM_START))
+
+
+def _users(r: _Reader, directory: Directory, refs: list[tuple[str, int]], what: str) -> list[str]:
+    """User references (UPN or object id) -> user ids; an owner or eligible principal here
+    can only be a user."""
+    out: list[str] = []
+    for ref, line in refs:
+        user = directory.find_user(ref)
+        if user is None:
+            raise r.fail(line, f"unknown {what} '{ref}' (not a user UPN or id)")
+        if user.id in out:
+            raise r.fail(line, f"duplicate {what} '{ref}'")
+        out.append(user.id)
+    return out
 
 
 def _flag(r: _Reader, node: LineDict, key: str, default: bool) -> bool:
