@@ -8,8 +8,9 @@ written, relative to the working directory.
 
 Keys beyond SPEC §5 (documented in config.example.toml): ``[server] log_level`` /
 ``signin_attempts_per_minute``,
-``[app] certificate_path`` / ``managed_identity``, ``[session] backend`` (only ``"cookie"`` for
-now), ``[graph] timeout_seconds`` / ``retry_budget_seconds`` / ``max_retries``.
+``[app] certificate_path`` / ``managed_identity``, ``[session] backend`` / ``redis_url`` /
+``account_recheck_seconds`` / ``revocations_path``, ``[graph] timeout_seconds`` /
+``retry_budget_seconds`` / ``max_retries``.
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ class SessionSettings:
     # How old the answer "is the manager's account still enabled and its sessions not
     # revoked in Entra?" may be (standing.py); 0: ask Graph on every request.
     account_recheck_seconds: int = 60
+    # Signed-out session ids kept on disk with backend = "cookie", so that a restart does
+    # not bring them back (with "redis", Redis keeps them). "": next to the audit log.
+    revocations_path: str = ""
     cookie_name: str = "__Host-mystaff"  # derived: "__Host-" only when the cookie is Secure
     secret_generated: bool = False  # True when the demo generated it (sessions die on restart)
 
@@ -145,6 +149,17 @@ class Settings:
         return self.server.public_url + "/auth/callback"
 
     @property
+    def revocations_path(self) -> str:
+        """The file of signed-out session ids (backend = "cookie"): as configured, else next
+        to the audit log (a directory the operator already keeps and made writable), else
+        in the working directory when the audit log goes to standard output."""
+        if self.session.revocations_path:
+            return self.session.revocations_path
+        if self.audit.path == "-":
+            return "revoked-sessions.txt"
+        return str(Path(self.audit.path).with_name("revoked-sessions.txt"))
+
+    @property
     def cookie_secure(self) -> bool:
         """Secure cookies, except for plain http on loopback (a browser would drop them)."""
         return not self.server.public_url.startswith("http://")
@@ -164,7 +179,7 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "tenant": ("id", "authority_host", "graph_url", "ca_file"),
     "app": ("client_id", "client_secret", "certificate_path", "managed_identity", "api_scope"),
     "session": ("secret", "max_age_minutes", "idle_minutes", "backend", "redis_url",
-                "account_recheck_seconds"),
+                "account_recheck_seconds", "revocations_path"),
     "policy": ("path",),
     "phones": ("default_region",),
     "audit": ("path",),
@@ -413,6 +428,7 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
         backend=backend, redis_url=redis_url,
         account_recheck_seconds=c.get("session", "account_recheck_seconds", 60,
                                       _int_range(0, 300)),
+        revocations_path=c.get("session", "revocations_path", "", _string),
         cookie_name="__Host-mystaff" if secure else "mystaff",
         secret_generated=generated,
     )

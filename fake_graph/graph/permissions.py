@@ -78,3 +78,12 @@ WRITE_PHONE_METHODS = needs((*_AUTH_RW, "UserAuthMethod-Phone.ReadWrite.All"))
 # resetPassword and its operation: "Application: not supported" (facts §2.4a).
 RESET_PASSWORD = needs((), _AUTH_RW)
 READ_OPERATIONS = needs((), ("UserAuthenticationMethod.Read.All", *_AUTH_RW))
+
+# Privileged Identity Management reads (Learn: "List roleEligibilityScheduleInstances",
+# "List eligibilityScheduleInstances" of PIM for Groups).
+READ_ROLE_ELIGIBILITY = needs(("RoleEligibilitySchedule.Read.Directory",
+                               "RoleEligibilitySchedule.ReadWrite.Directory",
+                               "RoleManagement.Read.All", "RoleManagement.Read.Directory",
+                               "RoleManagement.ReadWrite.Directory"))
+READ_GROUP_ELIGIBILITY = needs(("PrivilegedEligibilitySchedule.Read.AzureADGroup",
+                                "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup"))

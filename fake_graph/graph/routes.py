@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import administrative_units as au
 from . import auth_methods as am
-from . import batch, memberships, roles, users
+from . import batch, eligibility, memberships, roles, users
 from .router import Router
 
 _USER = "/users/{user}"
@@ -63,6 +63,10 @@ def build_router() -> Router:
     r.get("/roleManagement/directory/roleAssignments/{assignment}", roles.get_role_assignment)
     r.get("/roleManagement/directory/roleDefinitions", roles.list_role_definitions)
     r.get("/roleManagement/directory/roleDefinitions/{definition}", roles.get_role_definition)
+    r.get("/roleManagement/directory/roleEligibilityScheduleInstances",
+          eligibility.list_role_eligibility_instances)
+    r.get("/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances",
+          eligibility.list_group_eligibility_instances)
     r.get("/directoryRoles", roles.list_directory_roles)
     r.get("/directoryRoles/{role}", roles.get_directory_role)
     r.get("/directoryRoles/{role}/members", roles.directory_role_members)
