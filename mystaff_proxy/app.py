@@ -34,7 +34,7 @@ from .policy_runtime import PolicyRuntime
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .request_keys import REQUEST_ID
 from .services import SERVICES, Services
-from .sessions import MemoryRevocations, RevocationStore, Sealer, SessionManager
+from .sessions import FileRevocations, RevocationStore, Sealer, SessionManager
 from .signin import FlowStore, SignIn
 from .staff import StaffService
 from .standing import ManagerStanding
@@ -159,7 +159,7 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
     audit = AuditLog(settings.audit.path)
     secret = settings.session.secret_bytes
     limiter: RateLimiter = MemoryRateLimiter()
-    revocations: RevocationStore = MemoryRevocations()
+    revocations: RevocationStore
     flows: FlowStore | None = None
     closers: list[Callable[[], Awaitable[Any]]] = []
     if settings.session.backend == "redis":
@@ -170,6 +170,13 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
         limiter, revocations = RedisRateLimiter(redis), RedisRevocations(redis)
         flows = RedisFlowStore(redis, Sealer(secret, b"flow-v1"))
         closers.append(redis.aclose)
+    else:
+        # One instance: signed-out ids in a file too, or a restart would revive them.
+        try:
+            revocations = FileRevocations(settings.revocations_path)
+        except OSError as exc:
+            raise RuntimeError(f"[session] revocations_path: cannot keep signed-out sessions "
+                               f"in {settings.revocations_path!r}: {exc.strerror}") from None
     sessions = SessionManager(secret, max_age=settings.session.max_age_minutes * 60,
                               idle=settings.session.idle_minutes * 60,
                               revocations=revocations)

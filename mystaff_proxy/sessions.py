@@ -1,18 +1,26 @@
 """Encrypted session cookies with idle and absolute timeouts and server-side revocation.
 
 The cookie holds the whole session (AES-GCM, key derived from the session secret), so one
-instance needs no session storage. Sign-out still has to end the session on the server
-(SPEC §7.1): the session id goes into a revocation store until the session would have
-expired anyway, so a replayed cookie is refused. ``RevocationStore`` is the seam where a
-shared store (Redis) plugs in for several instances.
+instance needs no session storage. Sign-out still has to end the session on the server: the
+session id goes into a revocation store until the session would have expired anyway, so a
+replayed cookie is refused. ``RevocationStore`` is the seam where a shared store (Redis)
+plugs in for several instances; one instance keeps them in a file too (``FileRevocations``),
+so that a restart does not make a signed-out cookie a live session again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import json
+import logging
+import math
+import os
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
@@ -20,6 +28,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+log = logging.getLogger("mystaff_proxy")
 
 # Re-issue the cookie (to move the idle deadline) at most this often: fewer Set-Cookie writes.
 _TOUCH_INTERVAL = 60
@@ -116,6 +126,95 @@ class MemoryRevocations:
     async def is_revoked(self, sid: str) -> bool:
         until = self._revoked.get(sid)
         return until is not None and until > time.time()
+
+
+class FileRevocations:
+    """Revoked session ids for one instance, kept in memory and in an append-only file.
+
+    One line per revocation, ``<id digest> <until>``: a SHA-256 of the session id (the file
+    need not hold anything usable) and the epoch second the session would have expired
+    anyway. Each line is appended and fsynced before sign-out answers. The file is read
+    back at start-up, expired and malformed lines (one torn by a crash) dropped, and written
+    anew (a new file renamed over the old one) then, and whenever it holds more than twice
+    the live ids. If a line cannot be written, the id is still refused by this process and
+    the error logged: signing out is never held back for it.
+    """
+
+    def __init__(self, path: str, *, clock: Callable[[], float] = time.time) -> None:
+        self._path = path
+        self._clock = clock
+        # Changed only under the lock, by the worker thread that also writes the file, so
+        # that the file never misses an id the memory has; read freely by the event loop.
+        self._revoked: dict[str, float] = {}
+        self._lines = 0
+        self._rewrite_above = 0  # lines in the file that make the next rewrite due
+        self._lock = threading.Lock()
+        self._load()
+
+    @staticmethod
+    def _digest(sid: str) -> str:
+        return hashlib.sha256(sid.encode()).hexdigest()[:32]
+
+    def _load(self) -> None:
+        """At start-up: what the last run kept, then the file written anew. Raises OSError
+        when it cannot be read or written (start-up stops with the path)."""
+        now = self._clock()
+        try:
+            with open(self._path, encoding="ascii", errors="replace") as f:
+                for line in f:
+                    digest, _, until = line.strip().partition(" ")
+                    try:
+                        expiry = float(until)
+                    except ValueError:
+                        continue
+                    if len(digest) == 32 and expiry > now:
+                        self._revoked[digest] = max(expiry, self._revoked.get(digest, 0.0))
+        except FileNotFoundError:
+            pass
+        with self._lock:
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        now = self._clock()
+        self._revoked = {k: v for k, v in self._revoked.items() if v > now}
+        temporary = f"{self._path}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, "".join(f"{k} {math.ceil(v)}\n" for k, v in self._revoked.items())
+                     .encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self._path)
+        self._lines = len(self._revoked)
+        # Twice the live ids (plus some): rewriting costs O(live), paid once per as many
+        # appends, and expired ids leave the memory at the same time.
+        self._rewrite_above = 2 * self._lines + 64
+
+    def _revoke(self, digest: str, until: float) -> None:
+        with self._lock:
+            self._revoked[digest] = until
+            try:
+                fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                try:
+                    os.write(fd, f"{digest} {math.ceil(until)}\n".encode())
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                self._lines += 1
+                if self._lines > self._rewrite_above:
+                    self._rewrite()
+            except OSError as exc:
+                log.error("a signed-out session was not written to %s (%s): it is refused "
+                          "until this process stops, not after a restart", self._path,
+                          exc.strerror)
+
+    async def revoke(self, sid: str, until: float) -> None:
+        await asyncio.to_thread(self._revoke, self._digest(sid), until)
+
+    async def is_revoked(self, sid: str) -> bool:
+        until = self._revoked.get(self._digest(sid))
+        return until is not None and until > self._clock()
 
 
 class SessionManager:

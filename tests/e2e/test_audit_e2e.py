@@ -245,7 +245,8 @@ async def test_no_secret_in_the_audit_file_or_the_process_output(
 
 async def test_audit_to_standard_output(e2e_fake: RunningFake, tmp_path: Path,
                                         capfd: pytest.CaptureFixture[str]) -> None:
-    async with running_stack(e2e_fake, tmp_path, audit={"path": "-"}) as stack:
+    async with running_stack(e2e_fake, tmp_path, audit={"path": "-"},
+                             session={"revocations_path": str(tmp_path / "revoked")}) as stack:
         capfd.readouterr()
         secrets = await _exercise(stack)
         out, err = capfd.readouterr()

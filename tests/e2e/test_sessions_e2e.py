@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import socket
 import time
+from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import aiohttp
+from aiohttp import web
 from e2e_checks import error_code
 from e2e_support import (
     CLIENT_ID,
@@ -22,6 +26,8 @@ from e2e_support import (
 )
 
 from fake_graph.embedded import RunningFake
+from mystaff_proxy.app import init_app
+from mystaff_proxy.config import Settings
 from mystaff_proxy.services import SERVICES
 from mystaff_proxy.sessions import Session, SessionManager
 
@@ -206,3 +212,48 @@ async def test_sign_out_also_ends_the_identity_platform_session(stack: Stack) ->
     last = await m.sign_in_silently()
     assert last.status == 200 and 'name="password"' in await last.text()  # the form again
     assert (await m.call("GET", "/api/v1/me"))[0] == 401
+
+
+@contextlib.asynccontextmanager
+async def proxy_started_again(settings: Settings) -> AsyncIterator[str]:
+    """The proxy started anew on the same configuration (a deploy, a crash and restart):
+    a new process state, the same secret and files. Yields its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    runner = web.AppRunner(init_app(settings), access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def _status_with(url: str, cookie: str) -> tuple[int, int]:
+    """(API status, page status) with only this session cookie."""
+    async with aiohttp.ClientSession(cookies={"mystaff": cookie}) as http:
+        async with http.get(url + "/api/v1/me") as api:
+            api_status = api.status
+        async with http.get(url + "/locations/north", allow_redirects=False) as page:
+            return api_status, page.status
+
+
+async def test_sign_out_holds_across_a_restart(e2e_fake: RunningFake, tmp_path: Path) -> None:
+    """With the cookie backend the signed-out ids were kept in memory only: after a deploy a
+    signed-out cookie was a live session again (pen test #13). They are kept on disk."""
+    async with running_stack(e2e_fake, tmp_path) as stack:
+        out = await stack.manager(MGR)
+        signed_out = session_cookie(out)
+        async with out.session.post(f"{stack.proxy_url}/auth/logout",
+                                    data={"csrf": out.csrf}, allow_redirects=False) as r:
+            assert r.status == 302
+        kept = session_cookie(await stack.manager("mgr.oid@e2e.example"))
+        settings = stack.settings
+    # The proxy is stopped; the same configuration starts again.
+    async with proxy_started_again(settings) as url:
+        assert await _status_with(url, kept) == (200, 200)  # the control: same secret
+        assert await _status_with(url, signed_out) == (401, 303)
+    # And again (the file is read back, compacted, and still holds it).
+    async with proxy_started_again(settings) as url:
+        assert await _status_with(url, signed_out) == (401, 303)
+        assert await _status_with(url, kept) == (200, 200)

@@ -63,6 +63,7 @@ def test_defaults() -> None:
     assert s.phones.default_region == "US"
     assert (s.graph.retry_budget_seconds, s.graph.max_retries) == (30.0, 3)
     assert s.server.signin_attempts_per_minute == 300
+    assert s.revocations_path == "revoked-sessions.txt"  # next to audit.jsonl
 
 
 def test_secrets_not_in_repr() -> None:
@@ -112,6 +113,7 @@ def test_plain_http_on_loopback_only() -> None:
     ("session", "account_recheck_seconds", 301, "0 to 300"),
     ("session", "idle_minutes", 600, "must not exceed max_age_minutes"),
     ("session", "backend", "memcached", "must be one of: 'cookie', 'redis'"),
+    ("session", "revocations_path", 3, "must be a string"),
     ("phones", "default_region", "XX", "two-letter region"),
     ("audit", "path", "", "non-empty"),
     ("policy", "path", 3, "non-empty"),
@@ -138,6 +140,17 @@ def test_redis_backend_needs_a_redis_url() -> None:
 def test_sign_in_limit_zero_is_off() -> None:
     s = config_from_mapping(_data(server={"signin_attempts_per_minute": 0}), "c", {})
     assert s.server.signin_attempts_per_minute == 0
+
+
+def test_revocations_path_defaults_to_beside_the_audit_log() -> None:
+    def path(**sections: dict[str, Any]) -> str:
+        return config_from_mapping(_data(**sections), "c", {}).revocations_path
+
+    assert path(audit={"path": "/var/log/mystaff/audit.jsonl"}) == \
+        "/var/log/mystaff/revoked-sessions.txt"
+    assert path(audit={"path": "-"}) == "revoked-sessions.txt"  # the working directory
+    assert path(audit={"path": "-"}, session={"revocations_path": "/var/lib/m/revoked"}) == \
+        "/var/lib/m/revoked"
 
 
 def test_session_secret_message() -> None:

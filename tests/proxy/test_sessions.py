@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+import logging
+import os
 import secrets
+from pathlib import Path
 
-from mystaff_proxy.sessions import MemoryRevocations, Sealer, Session, SessionManager
+import pytest
+
+from mystaff_proxy.sessions import (
+    FileRevocations,
+    MemoryRevocations,
+    Sealer,
+    Session,
+    SessionManager,
+)
 
 
 def _manager(**kw: float) -> SessionManager:
@@ -72,3 +83,83 @@ def test_sealer_purposes_are_separate() -> None:
     token = Sealer(secret, b"a").seal({"x": 1})
     assert Sealer(secret, b"a").open(token) == {"x": 1}
     assert Sealer(secret, b"b").open(token) is None
+
+
+# -- signed-out ids kept in a file (one instance, across restarts) ---------------------------
+
+def _lines(path: Path | str) -> list[str]:
+    return Path(path).read_text().splitlines()
+
+
+def _replace_with_a_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a") as f:
+        f.write(text)
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_revocations_survive_a_restart(tmp_path: Path) -> None:
+    path, clock = str(tmp_path / "revoked"), Clock()
+    first = FileRevocations(path, clock=clock)
+    await first.revoke("sid-a", clock.now + 100)
+    await first.revoke("sid-b", clock.now + 10)
+    assert all("sid-" not in line for line in _lines(path))  # only digests of the ids
+    again = FileRevocations(path, clock=clock)  # the next process
+    assert await again.is_revoked("sid-a") and await again.is_revoked("sid-b")
+    assert not await again.is_revoked("sid-c")
+    clock.now += 50  # sid-b's session would have expired anyway: forgotten, and compacted
+    third = FileRevocations(path, clock=clock)
+    assert await third.is_revoked("sid-a") and not await third.is_revoked("sid-b")
+    assert len(_lines(path)) == 1
+
+
+async def test_a_torn_or_foreign_line_is_skipped(tmp_path: Path) -> None:
+    path, clock = tmp_path / "revoked", Clock()
+    first = FileRevocations(str(path), clock=clock)
+    await first.revoke("sid-a", clock.now + 100)
+    _append(path, "garbage\n0123456789abcdef0123456789abcdef not-a-time\n0123456789ab")
+    again = FileRevocations(str(path), clock=clock)
+    assert await again.is_revoked("sid-a")
+    assert len(_lines(path)) == 1
+
+
+async def test_the_file_is_compacted_as_it_grows(tmp_path: Path) -> None:
+    path, clock = tmp_path / "revoked", Clock()
+    store = FileRevocations(str(path), clock=clock)
+    for i in range(300):
+        await store.revoke(f"sid-{i}", clock.now + 10)
+        clock.now += 1  # each expires ten seconds after it was revoked
+    assert len(_lines(path)) < 100
+    assert await store.is_revoked("sid-299") and not await store.is_revoked("sid-0")
+
+
+async def test_an_unwritable_file_still_revokes_in_memory(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "revoked"
+    store = FileRevocations(str(path))
+    _replace_with_a_directory(path)  # appending now fails
+    with caplog.at_level(logging.ERROR, "mystaff_proxy"):
+        await store.revoke("sid-a", 2e9)
+    assert await store.is_revoked("sid-a")
+    assert "not after a restart" in caplog.text
+
+
+def test_an_unusable_path_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        FileRevocations(str(tmp_path / "missing-dir" / "revoked"))
+    if os.geteuid() != 0:  # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(OSError):
+            FileRevocations(str(locked / "revoked"))
