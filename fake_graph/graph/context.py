@@ -60,10 +60,19 @@ class GraphRequest:
 
     @property
     def odata(self) -> ODataQuery:
+        """The query options; ``$expand`` is refused (see ``expanding``)."""
         if self._odata is None:
             from .odata import parse_query
 
             self._odata = parse_query(self.query)
+        return self._odata
+
+    def expanding(self, type_name: str, *relationships: str) -> ODataQuery:
+        """The query options, with ``$expand`` allowed on these relationships of this
+        resource type; call it before ``odata`` (which then returns the same query)."""
+        from .odata import parse_query
+
+        self._odata = parse_query(self.query, relationships, type_name)
         return self._odata
 
     def context_url(self, fragment: str) -> str:

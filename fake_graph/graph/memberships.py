@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..directory import Directory, Group
-from . import indexes, lookups, object_lists, odata, permissions, serialize
+from . import indexes, lookups, object_lists, odata, owners, permissions, serialize
 from .context import GraphRequest, GraphResponse
 from .object_lists import Item, RoleRef
 from .permissions import require
@@ -95,17 +95,28 @@ def _group_property(group: Group, name: str) -> Any:
     return serialize.object_property(group, name)
 
 
+def _render_group(req: GraphRequest, group: Group, q: odata.ODataQuery,
+                  strict: bool = False) -> dict[str, Any]:
+    out = serialize.render(group, q.select, strict=strict)
+    expand = q.expanded("owners")
+    if expand is not None:
+        out["owners"] = owners.expanded_owners(req, group.owners, expand)
+    return out
+
+
 async def list_groups(req: GraphRequest) -> GraphResponse:
+    """``GET /groups``: ``$filter=isAssignableToRole eq true`` is a default query (no
+    ConsistencyLevel); ``$expand=owners`` (https://learn.microsoft.com/graph/api/group-list)."""
     require(req.caller, permissions.READ_GROUPS)
-    q = req.odata
+    q = req.expanding("group", "owners")
     odata.check_properties(q, filterable=GROUP_FILTERABLE, searchable=GROUP_SEARCHABLE,
                            type_name="Group")
     odata.require_advanced(req)
     serialize.select_props(q.select, serialize.GROUP_DEFAULT, serialize.GROUP_PROPERTIES,
                            "group", strict=True)
     groups = list(req.directory.groups.values())
-    ctx = f"groups({','.join(q.select)})" if q.select else "groups"
-    body = odata.paged(req, groups, lambda g: serialize.render(g, q.select), ctx,
+    body = odata.paged(req, groups, lambda g: _render_group(req, g, q),
+                       owners.context_with_expand("groups", q),
                        odata.matcher(q, _group_property))
     return GraphResponse(body=body)
 
@@ -113,8 +124,10 @@ async def list_groups(req: GraphRequest) -> GraphResponse:
 async def get_group(req: GraphRequest) -> GraphResponse:
     require(req.caller, permissions.READ_GROUPS)
     group = lookups.group(req)
-    body = {"@odata.context": req.context_url("groups/$entity")}
-    body |= serialize.render(group, req.odata.select, strict=True)
+    q = req.expanding("group", "owners")
+    body = {"@odata.context": req.context_url(
+        owners.context_with_expand("groups", q) + "/$entity")}
+    body |= _render_group(req, group, q, strict=True)
     return GraphResponse(body=body)
 
 

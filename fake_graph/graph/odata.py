@@ -13,6 +13,11 @@
   ``ConsistencyLevel: eventual``; ``$count`` needs it too; ``ne`` / ``not`` / ``endswith`` need the
   header and ``$count=true``; on relationships (``members``, ``memberOf``, ...) ``$filter``,
   ``$search`` and OData casts need the header and ``$count=true`` (§2.1, §2.2).
+- ``$expand``: only where an endpoint implements it (``GraphRequest.expanding``); elsewhere it is
+  refused. ``rel`` or ``rel($select=a,b)``; no other option nested. As real Graph does for
+  directory objects, an expanded relationship holds at most 20 objects (no nextLink inside),
+  a page of a collection with ``$expand`` holds at most 100 items, and ``$expand`` is refused in
+  advanced queries (``ConsistencyLevel: eventual`` with ``$count`` or ``$search``).
 - Paging: ``@odata.nextLink`` is absolute (built from the fake's base URL), keeps the query and
   adds an opaque ``$skiptoken`` bound to that query; ``@odata.count`` only on the first page.
   The header is not remembered across pages: as with real Graph, a client re-sends it.
@@ -39,11 +44,16 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 999
+# Directory objects with $expand: at most 20 objects in an expanded relationship, and at most
+# 100 items in a page whatever $top says (Graph's known limitations of $expand).
+MAX_EXPANDED = 20
+MAX_EXPAND_PAGE_SIZE = 100
 ADVANCED_QUERIES_URL = "https://aka.ms/graph-docs/advanced-queries"
-_KNOWN_OPTIONS = {"$select", "$top", "$count", "$search", "$filter", "$skiptoken"}
+_KNOWN_OPTIONS = {"$select", "$top", "$count", "$search", "$filter", "$skiptoken", "$expand"}
 # Recognised but not implemented by the fake: refused rather than silently ignored, so a
-# program never relies on an option the fake did not apply.
-_UNIMPLEMENTED = {"$expand", "$orderby", "$skip", "$format", "$apply", "$compute"}
+# program never relies on an option the fake did not apply. ($expand too, on the endpoints that
+# do not implement it.)
+_UNIMPLEMENTED = {"$orderby", "$skip", "$format", "$apply", "$compute"}
 
 
 # -- $search -------------------------------------------------------------------------------
@@ -353,6 +363,69 @@ def parse_filter(text: str) -> FilterExpr:
     return _FilterParser(text).parse()
 
 
+# -- $expand -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expand:
+    """One expanded relationship: ``owners`` or ``owners($select=id,displayName)``."""
+
+    name: str  # as the endpoint spells it
+    select: tuple[str, ...] | None = None
+
+
+def _split_top_level(text: str, sep: str) -> list[str]:
+    """``text`` split on ``sep`` outside parentheses."""
+    parts: list[str] = []
+    depth = start = 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise bad_request(f"Invalid $expand: unbalanced parentheses in '{text}'.")
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if depth != 0:
+        raise bad_request(f"Invalid $expand: unbalanced parentheses in '{text}'.")
+    parts.append(text[start:])
+    return parts
+
+
+def parse_expand(text: str, expandable: Sequence[str], type_name: str) -> tuple[Expand, ...]:
+    known = {name.lower(): name for name in expandable}
+    out: list[Expand] = []
+    for item in _split_top_level(text, ","):
+        item = item.strip()
+        name, paren, rest = item.partition("(")
+        name = name.strip()
+        if not name:
+            raise bad_request(f"Invalid $expand: '{text}'.")
+        canonical = known.get(name.lower())
+        if canonical is None:
+            raise bad_request(f"Could not find a property named '{name}' on type "
+                              f"'microsoft.graph.{type_name}'.")
+        if any(e.name == canonical for e in out):
+            raise bad_request(f"Invalid $expand: '{canonical}' is expanded more than once.")
+        select: tuple[str, ...] | None = None
+        if paren:
+            if not rest.endswith(")"):
+                raise bad_request(f"Invalid $expand: '{item}'.")
+            for option in _split_top_level(rest[:-1], ";"):
+                key, eq, value = option.strip().partition("=")
+                if key.strip().lower() != "$select" or not eq:
+                    raise unsupported_query(
+                        f"Query option '{key.strip()}' is not supported inside $expand on "
+                        "directory objects: only $select is.")
+                select = tuple(p.strip() for p in value.split(",") if p.strip())
+                if not select:
+                    raise bad_request("Invalid $select inside $expand: no property named.")
+        out.append(Expand(canonical, select))
+    return tuple(out)
+
+
 # -- the query as a whole ------------------------------------------------------------------
 
 
@@ -365,15 +438,24 @@ class ODataQuery:
     search: SearchQuery | None = None
     filter: FilterExpr | None = None
     skiptoken: str | None = None
+    expand: tuple[Expand, ...] = ()
 
     @property
     def page_size(self) -> int:
+        if self.expand:
+            return min(self.top or DEFAULT_PAGE_SIZE, MAX_EXPAND_PAGE_SIZE)
         return self.top or DEFAULT_PAGE_SIZE
 
+    def expanded(self, name: str) -> Expand | None:
+        return next((e for e in self.expand if e.name == name), None)
 
-def parse_query(query: dict[str, str]) -> ODataQuery:
+
+def parse_query(query: dict[str, str], expandable: Sequence[str] = (),
+                type_name: str = "entity") -> ODataQuery:
+    """The query options; ``$expand`` is refused unless ``expandable`` names relationships
+    the endpoint can expand (``type_name``: its resource type, for error messages)."""
     for name in query:
-        if name in _UNIMPLEMENTED:
+        if name in _UNIMPLEMENTED or (name == "$expand" and not expandable):
             raise unsupported_query(f"fake_graph does not implement the query option '{name}'.")
         if name.startswith("$") and name not in _KNOWN_OPTIONS:
             raise bad_request(f"Query option '{name}' is not supported.")
@@ -382,6 +464,8 @@ def parse_query(query: dict[str, str]) -> ODataQuery:
         q.select = tuple(p.strip() for p in query["$select"].split(",") if p.strip())
         if not q.select:
             raise bad_request("Invalid $select: no property named.")
+    if "$expand" in query:
+        q.expand = parse_expand(query["$expand"], expandable, type_name)
     if "$top" in query:
         text = query["$top"].strip()
         if not re.fullmatch(r"-?\d+", text):
@@ -435,6 +519,11 @@ def require_advanced(req: GraphRequest, *, relationship: bool = False,
     """Enforce the advanced-query rule; the messages are real Graph's where known."""
     q = req.odata
     eventual = req.eventual
+    if q.expand and eventual and (q.count or q.search is not None):
+        raise unsupported_query(
+            "$expand is not supported in advanced queries (the 'ConsistencyLevel: eventual' "
+            f"header with $count or $search). Refer to {ADVANCED_QUERIES_URL} for more "
+            "information")
     if q.search is not None and not eventual:
         raise unsupported_query(
             "Request with $search query parameter only works through MSGraph with a special "

@@ -87,3 +87,12 @@ READ_ROLE_ELIGIBILITY = needs(("RoleEligibilitySchedule.Read.Directory",
                                "RoleManagement.ReadWrite.Directory"))
 READ_GROUP_ELIGIBILITY = needs(("PrivilegedEligibilitySchedule.Read.AzureADGroup",
                                 "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup"))
+
+# Applications and service principals (Learn: "List applications", "List servicePrincipals",
+# "List owners"). Application.ReadWrite.OwnedBy (app-only) reads only what the app owns.
+_APP_READ = ("Application.Read.All", "Application.ReadWrite.All", *_DIR_READ)
+READ_ALL_APPS = needs(_APP_READ)
+READ_APPS = READ_ALL_APPS | needs(("Application.ReadWrite.OwnedBy",), ())
+# /users/{id}/ownedObjects: "Application: Not supported"; User.Read for the signed-in user's
+# own objects (READ_SELF), these for anyone's.
+READ_OWNED_OBJECTS = needs((), ("User.Read.All", "User.ReadWrite.All", *_DIR_READ))

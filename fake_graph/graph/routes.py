@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from . import administrative_units as au
+from . import applications as apps
 from . import auth_methods as am
-from . import batch, eligibility, memberships, roles, users
+from . import batch, eligibility, memberships, owners, roles, users
 from .router import Router
 
 _USER = "/users/{user}"
 _AUTH = _USER + "/authentication"
 _UNIT = "/directory/administrativeUnits/{unit}"
 _GROUP = "/groups/{group}"
+_APP = "/applications/{application}"
+_SP = "/servicePrincipals/{sp}"
 
 
 def build_router() -> Router:
@@ -25,6 +28,8 @@ def build_router() -> Router:
     r.get(_USER + "/memberOf/{cast}", memberships.user_member_of)
     r.get(_USER + "/transitiveMemberOf", memberships.user_transitive_member_of)
     r.get(_USER + "/transitiveMemberOf/{cast}", memberships.user_transitive_member_of)
+    r.get(_USER + "/ownedObjects", owners.user_owned_objects)
+    r.get(_USER + "/ownedObjects/{cast}", owners.user_owned_objects)
 
     r.get(_AUTH + "/methods", am.list_methods)
     r.get(_AUTH + "/methods/{method}", am.get_method)
@@ -58,6 +63,17 @@ def build_router() -> Router:
     r.get(_GROUP + "/memberOf/{cast}", memberships.group_member_of)
     r.get(_GROUP + "/transitiveMemberOf", memberships.group_transitive_member_of)
     r.get(_GROUP + "/transitiveMemberOf/{cast}", memberships.group_transitive_member_of)
+    r.get(_GROUP + "/owners", owners.group_owners)
+    r.get(_GROUP + "/owners/{cast}", owners.group_owners)
+
+    r.get("/applications", apps.list_applications)
+    r.get(_APP, apps.get_application)
+    r.get(_APP + "/owners", apps.application_owners)
+    r.get(_APP + "/owners/{cast}", apps.application_owners)
+    r.get("/servicePrincipals", apps.list_service_principals)
+    r.get(_SP, apps.get_service_principal)
+    r.get(_SP + "/owners", apps.service_principal_owners)
+    r.get(_SP + "/owners/{cast}", apps.service_principal_owners)
 
     r.get("/roleManagement/directory/roleAssignments", roles.list_role_assignments)
     r.get("/roleManagement/directory/roleAssignments/{assignment}", roles.get_role_assignment)
