@@ -62,11 +62,26 @@ def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRespons
     async def wrapped(request: web.Request) -> web.StreamResponse:
         unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
         caller = await authenticate(request, unsafe=unsafe)
-        return await handler(request, caller)
+        response = await handler(request, caller)
+        _keep_session_alive(request, response)
+        return response
 
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
     return wrapped
+
+
+def _keep_session_alive(request: web.Request, response: web.StreamResponse) -> None:
+    """A call with the session cookie is activity, as a page view is: the idle deadline
+    moves (a busy script's session died at idle_minutes). The cookie is re-issued at most
+    once a minute (SessionManager.touched), so most answers carry no Set-Cookie."""
+    session = request.get(SESSION)
+    if session is None:
+        return  # a bearer token: no session to keep
+    svc = request.app[SERVICES]
+    renewed = svc.sessions.touched(session)
+    if renewed is not None:
+        svc.set_session_cookie(response, renewed)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

@@ -126,6 +126,36 @@ async def test_activity_moves_the_idle_deadline_but_not_the_absolute_one(
     assert time.time() - session.created > 1100  # absolute clock not
 
 
+async def test_api_activity_moves_the_idle_deadline_too(short_stack: Stack) -> None:
+    """A busy script or page using the JSON API with the session cookie: its session died at
+    idle_minutes however busy it was (pen test #13). Re-issued at most once a minute."""
+    stack = short_stack
+    name = stack.settings.session.cookie_name
+    m = await _with_cookie(stack, _forge(stack, created_ago=1200, idle_ago=IDLE_MIN * 60 - 90))
+    async with m.session.get(stack.proxy_url + "/api/v1/me") as resp:
+        assert resp.status == 200
+        renewed = resp.cookies[name].value
+    session = await decode_session(stack, renewed)
+    assert session is not None
+    assert time.time() - session.last_seen < 30  # idle clock restarted
+    assert time.time() - session.created > 1100  # absolute clock not
+    # The next calls within the minute rewrite nothing (the cookie stays cheap).
+    async with m.session.get(stack.proxy_url + "/api/v1/locations") as resp:
+        assert resp.status == 200 and name not in resp.cookies
+    # A change through the API (with the CSRF header) is activity as well.
+    cookie = _forge(stack, created_ago=1200, idle_ago=IDLE_MIN * 60 - 90)
+    forged = await decode_session(stack, cookie)
+    assert forged is not None
+    m2 = await _with_cookie(stack, cookie)
+    path = f"/api/v1/locations/north/staff/{uid('staff2@e2e.example')}/password"
+    async with m2.session.post(stack.proxy_url + path, json={},
+                               headers={"X-CSRF-Token": forged.csrf}) as resp:
+        assert resp.status == 200
+        renewed = resp.cookies[name].value
+    session = await decode_session(stack, renewed)
+    assert session is not None and time.time() - session.last_seen < 30
+
+
 async def test_tampered_and_foreign_cookies_are_refused(stack: Stack) -> None:
     m = await stack.manager(MGR)
     cookie = session_cookie(m, stack)
