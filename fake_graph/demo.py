@@ -14,6 +14,7 @@ CLIENT_ID = "6d5ac1a4-5b8c-4f3e-9a60-1f0c2b7e3d11"
 CLIENT_SECRET = "demo-proxy-secret-not-for-production"
 REDIRECT_URIS = ("http://127.0.0.1:8080/auth/callback", "http://localhost:8080/auth/callback")
 API_SCOPE = f"api://{CLIENT_ID}/access_as_user"
+APPLICATION_ID = "d2b1c8e4-7a3f-4e9b-8c21-5f0a9e3b7d12"  # the app registration's object id
 
 UNITS = {
     "seattle": "3c1f6f0e-2a4b-4c3d-8e5f-6a7b8c9d0e01",
@@ -51,6 +52,12 @@ ACCOUNTS = (
             "Portland IT coordinator, Password Administrator through a role-assignable group"),
     Account("hostile.stocker@contoso.example", "Demo-Staff-1!",
             "Portland stocker with an HTML display name (XSS tests)"),
+    Account("blake.sutton@contoso.example", "Demo-Staff-1!",
+            "Tacoma cashier, eligible (PIM, not active) for Global Administrator"),
+    Account("noa.berg@contoso.example", "Demo-Staff-1!",
+            "Spokane cashier, eligible (PIM for Groups) to join Store IT support"),
+    Account("river.santos@contoso.example", "Demo-Staff-1!",
+            "Seattle stocker who owns the proxy's app registration"),
     Account("morgan.admin@contoso.example", "Demo-Admin-1!", "Global Administrator"),
     Account("pat.helpdesk@contoso.example", "Demo-Admin-1!", "Helpdesk Administrator"),
 )

@@ -47,7 +47,8 @@ def _lines(users: int, units: int, seed: int) -> Iterator[str]:
     yield "    redirect_uris: [" + ", ".join(_q(u) for u in demo.REDIRECT_URIS) + "]"
     yield ("    application_permissions: [AdministrativeUnit.Read.All, Directory.Read.All, "
            "RoleManagement.Read.Directory, User.Read.All, UserAuthenticationMethod.ReadWrite.All, "
-           "User-PasswordProfile.ReadWrite.All]")
+           "User-PasswordProfile.ReadWrite.All, RoleEligibilitySchedule.Read.Directory, "
+           "PrivilegedEligibilitySchedule.Read.AzureADGroup, Application.Read.All]")
     yield '    directory_roles: ["User Administrator", "Authentication Administrator"]'
     yield "    api_scopes: [access_as_user]"
 

@@ -49,6 +49,7 @@ def test_demo_constants_match_the_tenant_file() -> None:
     app = directory.applications[demo.CLIENT_ID]
     assert app.client_secrets == [demo.CLIENT_SECRET]
     assert tuple(app.redirect_uris) == demo.REDIRECT_URIS
+    assert app.object_id == demo.APPLICATION_ID
     assert {u.display_name: u.id for u in directory.administrative_units.values()} == {
         f"{k.title()} store": v for k, v in demo.UNITS.items()}
     assert {g.display_name: g.id for g in directory.groups.values()} == demo.GROUPS

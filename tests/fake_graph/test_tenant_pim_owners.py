@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from fake_graph import demo
 from fake_graph.directory import ROLE_TEMPLATES, Directory, derive_id, role_eligibility_id
-from fake_graph.tenant import TenantFileError, load_tenant
+from fake_graph.tenant import DEMO_TENANT, TenantFileError, load_tenant
 
 HEADER = 'tenant: {id: "11111111-2222-3333-4444-555555555555", domain: "t.example"}\n'
 USERS = ("users:\n"
@@ -71,6 +72,35 @@ def test_defaults_and_stable_ids(tmp_path: Path) -> None:
     assert first.pim_licensed is True
     assert first.role_eligibilities == first.group_eligibilities == []
     assert first == second
+
+
+def test_the_demo_tenant() -> None:
+    directory = load_tenant(DEMO_TENANT)
+    blake = directory.find_user("blake.sutton@contoso.example")
+    noa = directory.find_user("noa.berg@contoso.example")
+    river = directory.find_user("river.santos@contoso.example")
+    admin = directory.find_user("morgan.admin@contoso.example")
+    assert blake and noa and river and admin
+    assert [(e.principal_id, e.role_definition_id) for e in directory.role_eligibilities] == [
+        (blake.id, ROLE_TEMPLATES["Global Administrator"])]
+    assert not directory.all_roles(blake.id)  # eligible only: no active role
+    [eligibility] = directory.group_eligibilities
+    assert (eligibility.principal_id, eligibility.access_id, eligibility.group_id) == (
+        noa.id, "member", demo.GROUPS["Store IT support"])
+    app = directory.applications[demo.CLIENT_ID]
+    assert app.object_id == demo.APPLICATION_ID
+    assert (app.owners, app.service_principal_owners) == ([river.id], [admin.id])
+    assert directory.groups[demo.GROUPS["Store IT support"]].owners == [admin.id]
+    units = {u.display_name: u.members for u in directory.administrative_units.values()}
+    assert blake.id in units["Tacoma store"] and river.id in units["Seattle store"]
+    assert noa.id in units["Spokane store"]
+    for upn in ("blake.sutton@contoso.example", "noa.berg@contoso.example",
+                "river.santos@contoso.example"):
+        assert any(a.upn == upn for a in demo.ACCOUNTS)
+    for app_ in directory.applications.values():
+        assert {"RoleEligibilitySchedule.Read.Directory",
+                "PrivilegedEligibilitySchedule.Read.AzureADGroup",
+                "Application.Read.All"} <= set(app_.application_permissions)
 
 
 @pytest.mark.parametrize(("body", "line", "message"), [
