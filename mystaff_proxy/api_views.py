@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .audit import Principal
+from .audit import EventType, Principal
 from .bearer import BearerError, KeysUnavailable
 from .errors import ApiError
 from .graph.operations import PhoneMethod
@@ -19,11 +19,16 @@ from .services import SERVICES
 from .staff import PHONE_TYPES, Caller, LocationView
 
 Handler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
+RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _INVALID_BODY = object()  # a body that is not JSON: refused as invalid_request, in turn
 
 
-async def authenticate(request: web.Request, *, unsafe: bool) -> Caller:
-    """The caller from a bearer token or a session cookie; CSRF checked for cookies."""
+async def authenticate(request: web.Request, *, unsafe: bool,
+                       event: EventType | None = None) -> Caller:
+    """The caller from a bearer token or a session cookie; CSRF checked for cookies.
+
+    ``event``: the change this route makes; a refused CSRF token is audited as that change
+    refused (``csrf_failed``), so a forged reset reads as a refused ``password_reset``."""
     svc = request.app[SERVICES]
     request_id: str = request[REQUEST_ID]
     auth = request.headers.get("Authorization", "")
@@ -51,17 +56,29 @@ async def authenticate(request: web.Request, *, unsafe: bool) -> Caller:
     if unsafe:
         sent = request.headers.get("X-CSRF-Token", "")
         if not secrets.compare_digest(sent.encode(), session.csrf.encode()):
-            await svc.audit_refusal(request_id, principal, "csrf_failed")
+            if event is None:
+                await svc.audit_refusal(request_id, principal, "csrf_failed")
+            else:
+                await svc.audit_forged_change(request, principal, event)
             raise ApiError("csrf_failed")
     if not await svc.session_in_good_standing(request_id, session):
         raise ApiError("unauthenticated")
     return Caller(session.oid, session.upn, session.name, request_id)
 
 
-def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def api(handler: Handler) -> RouteHandler:
+    return _api(handler, None)
+
+
+def api_change(event: EventType) -> Callable[[Handler], RouteHandler]:
+    """An API route that changes something: ``event`` is what its audit records say."""
+    return lambda handler: _api(handler, event)
+
+
+def _api(handler: Handler, event: EventType | None) -> RouteHandler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
-        caller = await authenticate(request, unsafe=unsafe)
+        caller = await authenticate(request, unsafe=unsafe, event=event)
         response = await handler(request, caller)
         _keep_session_alive(request, response)
         return response
@@ -100,7 +117,9 @@ async def _body(request: web.Request) -> Any:
         return _INVALID_BODY
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: 16 KB of "[[[[" nests deeper than the parser's stack allows (it
+        # was a 500). Not UTF-8: UnicodeDecodeError, a ValueError. Both: invalid_request.
         return _INVALID_BODY
 
 
@@ -165,7 +184,7 @@ async def staff_profile(request: web.Request, caller: Caller) -> web.StreamRespo
                   "phoneMethods": [_phone(m) for m in p.phones]})
 
 
-@api
+@api_change(EventType.PASSWORD_RESET)
 async def reset_password(request: web.Request, caller: Caller) -> web.StreamResponse:
     password = await request.app[SERVICES].staff.reset_password(
         caller, request.match_info["loc"], request.match_info["userId"], await _body(request))
@@ -174,7 +193,7 @@ async def reset_password(request: web.Request, caller: Caller) -> web.StreamResp
     return response
 
 
-@api
+@api_change(EventType.PHONE_ADDED)
 async def add_phone(request: web.Request, caller: Caller) -> web.StreamResponse:
     stored = await request.app[SERVICES].staff.add_phone(
         caller, request.match_info["loc"], request.match_info["userId"], await _body(request))
@@ -186,7 +205,7 @@ def _phone_type(request: web.Request) -> str:
     return value if value in PHONE_TYPES else ""
 
 
-@api
+@api_change(EventType.PHONE_CHANGED)
 async def change_phone(request: web.Request, caller: Caller) -> web.StreamResponse:
     stored = await request.app[SERVICES].staff.change_phone(
         caller, request.match_info["loc"], request.match_info["userId"], _phone_type(request),
@@ -194,7 +213,7 @@ async def change_phone(request: web.Request, caller: Caller) -> web.StreamRespon
     return _json(_phone(stored))
 
 
-@api
+@api_change(EventType.PHONE_REMOVED)
 async def remove_phone(request: web.Request, caller: Caller) -> web.StreamResponse:
     await request.app[SERVICES].staff.remove_phone(
         caller, request.match_info["loc"], request.match_info["userId"], _phone_type(request))

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import ssl
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,13 +25,13 @@ from .api_views import setup_api_routes
 from .audit import AuditLog
 from .auth_views import callback, login, logout
 from .bearer import BearerValidator, JwksCache
-from .config import Settings
+from .config import Settings, is_loopback_host
 from .errors import ApiError
 from .graph.client import GraphClient
 from .graph.credentials import AppToken, AsyncCredential, build_credential
 from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations
-from .metrics import Metrics
+from .metrics import METRICS_CONTENT_TYPE, Metrics, method_label
 from .pages import Pages
 from .policy_runtime import PolicyRuntime
 from .ratelimit import MemoryRateLimiter, RateLimiter
@@ -77,24 +80,42 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         return response
     except ApiError as exc:
         status = exc.status
-        if request.path.startswith("/api/"):
-            response = web.json_response(exc.body(request[REQUEST_ID]), status=exc.status,
-                                         headers=exc.headers())
-        else:
-            response = svc.pages.error(request, exc.code, detail=exc.message,
-                                       retry_after=exc.retry_after)
-        return response
+        return _error_answer(request, exc)
     except web.HTTPException as exc:
         status = exc.status
         raise
-    except Exception:
-        log.exception("unexpected error (request %s)", request[REQUEST_ID])
-        raise
+    except Exception as exc:
+        # A bug. Answered in the error model with the request id (never aiohttp's bare
+        # "500 Internal Server Error"), and logged once here (aiohttp would log it again).
+        _log_unexpected(request, exc)
+        return _error_answer(request, ApiError("internal_error"))
     finally:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
         svc.metrics.observe_request(route, request.method, status,
                                     time.perf_counter() - started)
+
+
+def _error_answer(request: web.Request, exc: ApiError) -> web.Response:
+    """The JSON API's error body under /api/, the error page anywhere else."""
+    if request.path.startswith("/api/"):
+        return web.json_response(exc.body(request[REQUEST_ID]), status=exc.status,
+                                 headers=exc.headers())
+    return request.app[SERVICES].pages.error(request, exc.code, detail=exc.message,
+                                             retry_after=exc.retry_after)
+
+
+def _log_unexpected(request: web.Request, exc: Exception) -> None:
+    """One log record: request id, route, exception type and where it was raised. Not the
+    exception's message nor the request's path or headers: those can carry what a client
+    sent (a typed password, a token), and logs are read by more people than the audit log."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    frames = traceback.extract_tb(exc.__traceback__)[-12:]
+    where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    log.error("unexpected %s answering %s %s (request %s), raised at %s",
+              type(exc).__name__, method_label(request.method), route, request[REQUEST_ID],
+              where)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -132,10 +153,31 @@ async def readyz(request: web.Request) -> web.StreamResponse:
     return web.json_response({"status": "ready"})
 
 
+#: Headers a reverse proxy adds when it relays a client: such a request is not local.
+_FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP")
+
+
 async def metrics(request: web.Request) -> web.StreamResponse:
-    text = request.app[SERVICES].metrics.render()
-    return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    """The Prometheus exposition, for whoever may read how many resets and refusals there
+    were: with ``[server] metrics_token``, a caller presenting it; without one, a caller on
+    this machine (loopback peer) that no reverse proxy relayed. A reverse proxy on the same
+    host makes every outside client a loopback peer: hence the forwarding headers, which such
+    a proxy adds and a scraper does not (README "Metrics" says to set the token there)."""
+    svc = request.app[SERVICES]
+    token = svc.settings.server.metrics_token
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or \
+                not secrets.compare_digest(given.strip().encode(), token.encode()):
+            return web.Response(status=401, text="/metrics needs the metrics token "
+                                "([server] metrics_token) as a bearer token.\n",
+                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    elif not is_loopback_host(request.remote or "") or \
+            any(h in request.headers for h in _FORWARDING_HEADERS):
+        return web.Response(status=403, text="/metrics is served to this machine only; set "
+                            "[server] metrics_token to scrape it from elsewhere.\n")
+    return web.Response(body=svc.metrics.render(),
+                        headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
 def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:

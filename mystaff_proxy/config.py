@@ -7,7 +7,7 @@ is read by the CLI.) Relative paths (policy, audit, ca_file, certificate_path) a
 written, relative to the working directory.
 
 Keys beyond SPEC §5 (documented in config.example.toml): ``[server] log_level`` /
-``signin_attempts_per_minute``,
+``signin_attempts_per_minute`` / ``metrics_token`` (or env ``MYSTAFF_METRICS_TOKEN``),
 ``[app] certificate_path`` / ``managed_identity``, ``[session] backend`` / ``redis_url`` /
 ``account_recheck_seconds`` / ``revocations_path``, ``[graph] timeout_seconds`` /
 ``retry_budget_seconds`` / ``max_retries``.
@@ -34,6 +34,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 CLIENT_SECRET_ENV: Final = "MYSTAFF_CLIENT_SECRET"
 SESSION_SECRET_ENV: Final = "MYSTAFF_SESSION_SECRET"
+METRICS_TOKEN_ENV: Final = "MYSTAFF_METRICS_TOKEN"
+MIN_METRICS_TOKEN: Final = 16
 CONFIG_ENV: Final = "MYSTAFF_CONFIG"
 MIN_SESSION_SECRET_BYTES: Final = 32
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
@@ -62,6 +64,10 @@ class ServerSettings:
     log_level: str = "info"
     # Sign-in starts a minute per client address (an IPv6 /64 counts as one); 0: no limit.
     signin_attempts_per_minute: int = 300
+    # With a token, /metrics needs "Authorization: Bearer <token>"; without one it is served
+    # to this machine only (app.py says exactly when): counts of resets and refusals are
+    # business activity, not for anonymous readers.
+    metrics_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +181,7 @@ _T = TypeVar("_T")
 
 _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "server": ("host", "port", "public_url", "trusted_proxies", "log_level",
-               "signin_attempts_per_minute"),
+               "signin_attempts_per_minute", "metrics_token"),
     "tenant": ("id", "authority_host", "graph_url", "ca_file"),
     "app": ("client_id", "client_secret", "certificate_path", "managed_identity", "api_scope"),
     "session": ("secret", "max_age_minutes", "idle_minutes", "backend", "redis_url",
@@ -338,6 +344,26 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
     return check
 
 
+def _metrics_token(value: Any) -> str | None:
+    if isinstance(value, str) and (value == "" or (
+            len(value) >= MIN_METRICS_TOKEN and value.isascii() and value.isprintable()
+            and " " not in value)):
+        return None
+    return (f"must be empty (metrics for this machine only) or at least {MIN_METRICS_TOKEN} "
+            "printable ASCII characters without spaces; generate one with: "
+            "python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+
+
+def _metrics_token_setting(c: _Checker, env: Mapping[str, str]) -> str:
+    token: str = c.get("server", "metrics_token", "", _metrics_token)
+    if env.get(METRICS_TOKEN_ENV):
+        token = env[METRICS_TOKEN_ENV]
+        if (problem := _metrics_token(token)) is not None:
+            c.err("server", "metrics_token", f"(env {METRICS_TOKEN_ENV}) {problem}")
+            return ""
+    return token
+
+
 def _region(value: Any) -> str | None:
     if isinstance(value, str) and is_valid_region(value):
         return None
@@ -371,6 +397,7 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
         log_level=c.get("server", "log_level", "info", _choice(LOG_LEVELS)),
         signin_attempts_per_minute=c.get("server", "signin_attempts_per_minute", 300,
                                          _int_range(0, 100_000)),
+        metrics_token=_metrics_token_setting(c, env),
     )
     tenant = TenantSettings(
         id=c.get("tenant", "id", "", _guid, str.lower),

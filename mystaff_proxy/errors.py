@@ -38,6 +38,9 @@ CODES: Final[dict[str, int]] = {
     "rate_limited": 429,
     "conflict": 409,
     "upstream_unavailable": 503,
+    # Not a refusal: a bug in the proxy (an unexpected exception). The catch-all in app.py
+    # answers it with the request id, which names the one log record that explains it.
+    "internal_error": 500,
 }
 
 #: The default user-facing message of each code.
@@ -55,6 +58,8 @@ MESSAGES: Final[dict[str, str]] = {
     "conflict": "That conflicts with the person's current phone numbers; reload and try again.",
     "upstream_unavailable": "Microsoft Entra ID is not answering; nothing was changed, "
                             "try again in a minute.",
+    "internal_error": "Something went wrong in My Staff; try again, and if it happens again "
+                      "give IT the request id.",
 }
 
 #: The three statuses ``upstream_unavailable`` may take, by cause.

@@ -10,7 +10,7 @@ from typing import Any
 ERROR_CODES = [
     "unauthenticated", "csrf_failed", "insufficient_permissions", "not_found", "forbidden",
     "protected_user", "invalid_request", "invalid_phone_number", "password_rejected",
-    "rate_limited", "conflict", "upstream_unavailable",
+    "rate_limited", "conflict", "upstream_unavailable", "internal_error",
 ]
 PHONE_TYPES = ["mobile", "alternateMobile", "office"]
 ACTIONS = ["reset_password", "manage_phone"]
@@ -27,9 +27,11 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     names = {400: "Invalid request", 401: "Not signed in", 403: "Refused",
              404: "Not found (or not yours to see)", 409: "Conflicts with the user's phones",
-             429: "Rate limited", 502: "Graph failed", 503: "Graph unavailable",
-             504: "Graph timed out"}
-    return {str(s): {"$ref": f"#/components/responses/E{s}"} for s in statuses if s in names}
+             429: "Rate limited", 500: "A bug in the proxy", 502: "Graph failed",
+             503: "Graph unavailable", 504: "Graph timed out"}
+    # Every operation may meet a bug (500 internal_error, with the request id to report).
+    return {str(s): {"$ref": f"#/components/responses/E{s}"}
+            for s in (*statuses, 500) if s in names}
 
 
 _LOC = {"name": "loc", "in": "path", "required": True, "description": "Location key",
@@ -105,7 +107,8 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
             else {})
         for status, text in [(400, "Invalid request"), (401, "Not signed in"),
                              (403, "Refused"), (404, "Not found"), (409, "Conflict"),
-                             (429, "Rate limited"), (502, "Graph failed"),
+                             (429, "Rate limited"), (500, "A bug in the proxy"),
+                             (502, "Graph failed"),
                              (503, "Graph unavailable"), (504, "Graph timed out")]
     }
     return {

@@ -70,6 +70,9 @@ ERROR_TEXTS: Final[dict[str, ErrorText]] = {
     "upstream_unavailable": ErrorText(
         "Microsoft Entra ID is not answering", "The directory did not answer in time.",
         "Nothing was changed; try again in a minute."),
+    "internal_error": ErrorText(
+        "Something went wrong", "Something went wrong in My Staff while answering.",
+        "Try again; if it happens again, give IT the request id below."),
     "sign_in_failed": ErrorText(
         "Sign-in failed", "The sign-in did not complete.", "Start again from the sign-in page."),
     "sign_in_rate_limited": ErrorText(

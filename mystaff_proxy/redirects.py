@@ -15,14 +15,14 @@ from urllib.parse import unquote
 DEFAULT_NEXT = "/"
 _MAX_LENGTH = 1024
 # RFC 3986 path, query and fragment characters, no backslash, no whitespace.
-_ALLOWED = re.compile(r"^/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?#]*$")
+_ALLOWED = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?#]*")  # fullmatch: "$" allows "\n"
 
 
 def safe_next(candidate: str | None) -> str:
     """``candidate`` if it is a same-origin path, else ``/``."""
     if not candidate or len(candidate) > _MAX_LENGTH:
         return DEFAULT_NEXT
-    if not _ALLOWED.match(candidate):
+    if not _ALLOWED.fullmatch(candidate):
         return DEFAULT_NEXT
     # Whatever decoding a browser or proxy applies, the path must still be local.
     decoded = candidate

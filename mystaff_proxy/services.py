@@ -14,11 +14,12 @@ from .config import Settings
 from .errors import audit_unavailable, from_graph_error
 from .graph.credentials import AppToken
 from .graph.exceptions import GraphError
-from .graph.operations import GraphOperations
+from .graph.operations import GraphOperations, is_guid
 from .metrics import Metrics
 from .netaddr import client_address
 from .policy_runtime import PolicyRuntime
 from .ratelimit import RateLimiter
+from .request_keys import REQUEST_ID
 from .sessions import Session, SessionManager
 from .signin import SignIn
 from .staff import StaffService
@@ -99,20 +100,34 @@ class Services:
             request_id, Principal(session.oid, session.upn), session.issued_at, session)
 
     async def audit_refusal(self, request_id: str, principal: Principal, code: str, *,
-                            why: str | None = None, event: EventType | None = None) -> None:
+                            why: str | None = None, event: EventType | None = None,
+                            location: str | None = None,
+                            target: Principal | None = None) -> None:
         """Audit a request refused before it reached the use cases, for a KNOWN caller (a
         genuine session or a validly signed token). Anonymous refusals are only counted in
         /metrics: anyone can send them, and auditing them would let an outsider fill the
         audit disk — which blocks every change (SECURITY.md)."""
         await self._write(AuditEvent(
             request_id=request_id, event=event or EventType.ACCESS_DENIED, actor=principal,
-            outcome=Outcome.DENIED, reason=code, detail={"why": why} if why else None))
+            outcome=Outcome.DENIED, target=target, location=location, reason=code,
+            detail={"why": why} if why else None))
 
     async def _write(self, record: AuditEvent) -> None:
         try:
             await self.audit.write(record)
         except AuditUnavailable:
             raise audit_unavailable() from None
+
+    async def audit_forged_change(self, request: web.Request, principal: Principal,
+                                  event: EventType) -> None:
+        """A change refused for its CSRF token, on a genuine session: recorded as that change
+        refused (``event``, ``denied``, ``csrf_failed``), with the location and the person
+        the request named. Nothing was looked up: they are what the request asked for."""
+        loc = request.match_info.get("loc")
+        user_id = request.match_info.get("userId", "")
+        target = Principal(user_id.lower(), "") if is_guid(user_id) else None
+        await self.audit_refusal(request[REQUEST_ID], principal, "csrf_failed", event=event,
+                                 location=loc, target=target)
 
     def clear_session_cookie(self, response: web.StreamResponse) -> None:
         response.del_cookie(self.cookie_name, path="/", secure=self.cookie_secure,

@@ -40,7 +40,7 @@ PHONE_TYPES = ("mobile", "alternateMobile", "office")
 MAX_SEARCH = 64
 _HOUR = 3600.0
 _T = TypeVar("_T")
-_SEARCH_OK = re.compile(r"^[^\x00-\x1f\x7f]*$")
+_SEARCH_OK = re.compile(r"[^\x00-\x1f\x7f]*")  # fullmatch: "$" would let a final "\n" in
 # A live check's snapshot may serve a second check within the SAME request (see _check).
 # Held in a context variable: aiohttp serves each request in its own task (context), so
 # the snapshot lives and dies with the request — nothing global to bound or leak; the
@@ -142,14 +142,17 @@ class StaffService:
             groups = await self._groups.get(caller.oid)
         return policy.locations_for_manager(caller.oid, groups)
 
-    async def _manager_grants(self, caller: Caller, event: EventType,
-                              action: str) -> Mapping[str, frozenset[Action]]:
+    async def _manager_grants(self, caller: Caller, event: EventType, action: str,
+                              location: str | None = None) -> Mapping[str, frozenset[Action]]:
+        """``location``: the one the request is about, named in its records even when the
+        caller manages none."""
         try:
             grants = await self._grants(caller)
         except GraphError as exc:  # audited as the request's event, like any Graph failure
-            await self._failed(caller, event, exc)
+            await self._failed(caller, event, exc, location=location)
         if not grants:
-            await self._refused(caller, event, "insufficient_permissions", action=action)
+            await self._refused(caller, event, "insufficient_permissions", action=action,
+                                location=location)
         return grants
 
     async def locations(self, caller: Caller, *, required: bool = True) -> list[LocationView]:
@@ -195,7 +198,7 @@ class StaffService:
 
     async def staff_page(self, caller: Caller, loc: str, *, search: str = "", top: int = 25,
                          cursor: str | None = None) -> StaffPageView:
-        grants = await self._manager_grants(caller, EventType.ACCESS_DENIED, "view")
+        grants = await self._manager_grants(caller, EventType.ACCESS_DENIED, "view", loc)
         au = self._unit_of(grants, loc)
         if au is None:
             await self._refused(caller, EventType.ACCESS_DENIED, "not_found", location=loc,
@@ -207,7 +210,7 @@ class StaffService:
                 await self._refused(caller, EventType.ACCESS_DENIED, "invalid_request",
                                     location=loc, action="view")
         search = search.strip()
-        if len(search) > MAX_SEARCH or not _SEARCH_OK.match(search) or not 1 <= top <= 100:
+        if len(search) > MAX_SEARCH or not _SEARCH_OK.fullmatch(search) or not 1 <= top <= 100:
             await self._refused(caller, EventType.ACCESS_DENIED, "invalid_request",
                                 location=loc, action="view")
         try:
@@ -242,7 +245,7 @@ class StaffService:
     async def _check(self, caller: Caller, loc: str, user_id: str, action: str,
                      event: EventType, *, with_phones: bool) -> TargetSnapshot:
         """SPEC §8 steps 2-6 for one target; refusals are audited and raised."""
-        grants = await self._manager_grants(caller, event, action)
+        grants = await self._manager_grants(caller, event, action, loc)
         au = self._unit_of(grants, loc)
         if au is None or not is_guid(user_id):
             await self._refused(caller, event, "not_found", location=loc, action=action)

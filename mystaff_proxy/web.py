@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from .audit import Principal
+from .audit import EventType, Principal
 from .errors import ApiError
 from .phones import display_national
 from .request_keys import REQUEST_ID, SESSION
@@ -72,6 +72,7 @@ CONFLICT_ADD: Final = "The person already has that type of number, or needs a mo
 STATIC_CACHE: Final = "public, max-age=31536000, immutable"
 
 PageHandler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
+RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # A session the handler changed (the remembered location): the cookie is written again.
 RENEWED_SESSION: web.RequestKey[Session] = web.RequestKey("renewed_session", Session)
 
@@ -101,10 +102,28 @@ def csrf_ok(sent: object, session: Session) -> bool:
     return isinstance(sent, str) and secrets.compare_digest(sent.encode(), session.csrf.encode())
 
 
-def page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def page(handler: PageHandler) -> RouteHandler:
     """A signed-in page: no session → sign-in; a POST without the right CSRF token → refused
     before the handler (and so the service) runs; the idle deadline moved when due."""
+    return _page(handler, None)
 
+
+def change_page(event: EventType) -> Callable[[PageHandler], RouteHandler]:
+    """A form that changes something: a refused CSRF token is audited as that change
+    refused (``event``, ``csrf_failed``), with the location and person the URL names."""
+    return lambda handler: _page(handler, event)
+
+
+async def _posted_form(request: web.Request) -> Mapping[str, Any]:
+    """The form, or nothing when it cannot be read (not UTF-8, an unknown charset, a broken
+    multipart body: each was a 500): then no CSRF token can be read from it either."""
+    try:
+        return await request.post()  # aiohttp keeps it: handlers read it again for free
+    except (ValueError, LookupError, AssertionError, RuntimeError):
+        return {}
+
+
+def _page(handler: PageHandler, event: EventType | None) -> RouteHandler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         svc = request.app[SERVICES]
         session = await svc.session_from(request)
@@ -112,10 +131,13 @@ def page(handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamRe
             return _sign_in(request)
         request[SESSION] = session
         if request.method == "POST":
-            form = await request.post()  # aiohttp keeps it: handlers read it again for free
+            form = await _posted_form(request)
             if not csrf_ok(form.get("csrf"), session):
-                await svc.audit_refusal(request[REQUEST_ID],
-                                        Principal(session.oid, session.upn), "csrf_failed")
+                principal = Principal(session.oid, session.upn)
+                if event is None:
+                    await svc.audit_refusal(request[REQUEST_ID], principal, "csrf_failed")
+                else:
+                    await svc.audit_forged_change(request, principal, event)
                 raise ApiError("csrf_failed")
         if not await svc.session_in_good_standing(request[REQUEST_ID], session):
             return _signed_out(request)
@@ -317,7 +339,7 @@ async def password_form(request: web.Request, caller: Caller) -> web.StreamRespo
     return _password_form(request, view)
 
 
-@page
+@change_page(EventType.PASSWORD_RESET)
 async def password_reset(request: web.Request, caller: Caller) -> web.StreamResponse:
     # The profile is read first so that nothing can fail after the password has changed:
     # a temporary password that is set but never shown would lock the person out.
@@ -363,7 +385,7 @@ async def phone_add_form(request: web.Request, caller: Caller) -> web.StreamResp
     return _phone_form(request, view, phone_type=None, number="")
 
 
-@page
+@change_page(EventType.PHONE_ADDED)
 async def phone_add(request: web.Request, caller: Caller) -> web.StreamResponse:
     form = await _form(request)
     loc, uid = request.match_info["loc"], request.match_info["userId"]
@@ -388,7 +410,7 @@ async def phone_edit_form(request: web.Request, caller: Caller) -> web.StreamRes
     return _phone_form(request, view, phone_type=row.type, number=row.display)
 
 
-@page
+@change_page(EventType.PHONE_CHANGED)
 async def phone_edit(request: web.Request, caller: Caller) -> web.StreamResponse:
     loc, uid = request.match_info["loc"], request.match_info["userId"]
     phone_type = _phone_type(request)
@@ -418,7 +440,7 @@ async def phone_remove_form(request: web.Request, caller: Caller) -> web.StreamR
     return _remove_page(request, view, _phone_row(view, _phone_type(request)))
 
 
-@page
+@change_page(EventType.PHONE_REMOVED)
 async def phone_remove(request: web.Request, caller: Caller) -> web.StreamResponse:
     loc, uid = request.match_info["loc"], request.match_info["userId"]
     try:

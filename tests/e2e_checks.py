@@ -165,7 +165,8 @@ class AuditTail:
 
 
 def metrics_samples(text: str) -> dict[str, float]:
-    """Prometheus text format -> {'name{labels}': value}; checks HELP/TYPE for each family."""
+    """Prometheus text format -> {'name{labels}': value}, labels in alphabetical order;
+    checks HELP/TYPE for each family."""
     helped: set[str] = set()
     typed: set[str] = set()
     out: dict[str, float] = {}
@@ -187,7 +188,10 @@ def metrics_samples(text: str) -> dict[str, float]:
         family = re.sub(r"_(bucket|sum|count)$", "", name)
         assert family in typed or name in typed, f"no # TYPE for {name}"
         assert family in helped or name in helped, f"no # HELP for {name}"
-        out[name + (m.group(2) or "")] = float(m.group(3))
+        labels = sorted(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")',
+                                   m.group(2) or ""))
+        # Keys with the labels in alphabetical order: the exposition's order is not a contract.
+        out[name + ("{" + ",".join(labels) + "}" if labels else "")] = float(m.group(3))
     return out
 
 

@@ -262,3 +262,63 @@ async def test_audit_to_standard_output(e2e_fake: RunningFake, tmp_path: Path,
         assert r["outcome"] != "failed"  # no "interrupted" placeholder on standard output
     assert not stack.audit_path.exists()
     assert leaks(out + err, secrets) == []
+
+
+# -- every change path, every refusal: its own event, and the location it was about -------------
+
+CHANGES = [("POST", "password", {}, "password_reset"),
+           ("POST", "phone-methods", {"phoneType": "office", "phoneNumber": "4255550100"},
+            "phone_added"),
+           ("PATCH", "phone-methods/mobile", {"phoneNumber": "4255550101"}, "phone_changed"),
+           ("DELETE", "phone-methods/mobile", None, "phone_removed")]
+PAGE_CHANGES = [("password", {"mode": "generate"}, "password_reset"),
+                ("phones/add", {"phoneType": "office", "phoneNumber": "4255550100"},
+                 "phone_added"),
+                ("phones/mobile/edit", {"phoneNumber": "4255550101"}, "phone_changed"),
+                ("phones/mobile/remove", {}, "phone_removed")]
+
+
+async def test_a_wrong_csrf_token_is_audited_as_that_change_refused(stack: Stack) -> None:
+    """A forged change on a genuine session reads in the log as the change it tried:
+    ``password_reset`` / ``phone_*``, ``denied``, ``csrf_failed``, with the location and the
+    person the request named (it was ``access_denied`` without either)."""
+    audit = AuditTail(stack)
+    m = await stack.manager(MGR)
+    audit.new()
+    for method, tail, body, event in CHANGES:
+        status, _, _ = await m.call(method, f"{NORTH}/{STAFF1}/{tail}", body,
+                                    headers={"X-CSRF-Token": "forged"})
+        assert status == 403
+        r = audit.one()
+        check_fields(r)
+        assert (r["event"], r["outcome"], r["reason"]) == (event, "denied", "csrf_failed")
+        assert r["location"] == "north" and r["target"]["id"] == STAFF1
+    for tail, form, event in PAGE_CHANGES:
+        resp = await m.session.post(f"{stack.proxy_url}/locations/north/staff/{STAFF1}/{tail}",
+                                    data={**form, "csrf": "forged"}, allow_redirects=False)
+        assert resp.status == 403
+        r = audit.one()
+        check_fields(r)
+        assert (r["event"], r["outcome"], r["reason"]) == (event, "denied", "csrf_failed")
+        assert r["location"] == "north" and r["target"]["id"] == STAFF1
+
+
+async def test_a_manager_of_nothing_is_refused_with_the_location_named(stack: Stack) -> None:
+    """``insufficient_permissions`` records of a request about a location name it."""
+    audit = AuditTail(stack)
+    nobody = await stack.manager("nobody@e2e.example")
+    audit.new()
+    r = await one(stack, audit, nobody, "GET", NORTH, status=403)
+    assert (r["event"], r["reason"], r["location"]) == ("access_denied",
+                                                        "insufficient_permissions", "north")
+    r = await one(stack, audit, nobody, "GET", f"{NORTH}/{STAFF1}", status=403)
+    assert (r["event"], r["reason"], r["location"]) == ("access_denied",
+                                                        "insufficient_permissions", "north")
+    for method, tail, body, event in CHANGES:
+        r = await one(stack, audit, nobody, method, f"{NORTH}/{STAFF1}/{tail}", body, status=403)
+        assert (r["event"], r["outcome"], r["reason"], r["location"]) == (
+            event, "denied", "insufficient_permissions", "north")
+    resp = await nobody.session.get(f"{stack.proxy_url}/locations/north")
+    assert resp.status == 403
+    r = audit.one()
+    assert (r["reason"], r["location"]) == ("insufficient_permissions", "north")

@@ -77,17 +77,94 @@ async def test_metrics_count_requests_and_graph_calls(stack: Stack) -> None:
         return after.get(key, 0) - before.get(key, 0)
 
     route = "/api/v1/locations/{loc}/staff/{userId}"
-    assert delta(f'mystaff_http_requests_total{{route="{route}",method="GET",status="200"}}') == 3
-    assert delta(f'mystaff_http_requests_total{{route="{route}",method="GET",status="404"}}') == 1
-    assert delta(f'mystaff_http_requests_total{{route="{route}",method="GET",status="503"}}') == 1
+    assert delta(f'mystaff_http_requests_total{{method="GET",route="{route}",status="200"}}') == 3
+    assert delta(f'mystaff_http_requests_total{{method="GET",route="{route}",status="404"}}') == 1
+    assert delta(f'mystaff_http_requests_total{{method="GET",route="{route}",status="503"}}') == 1
     assert delta(f'mystaff_http_request_seconds_count{{route="{route}"}}') == 5
-    assert delta('mystaff_http_requests_total{route="unmatched",method="GET",status="404"}') == 1
+    assert delta('mystaff_http_requests_total{method="GET",route="unmatched",status="404"}') == 1
     assert delta('mystaff_graph_calls_total{operation="fetch_target",outcome="ok"}') == 4
     assert delta('mystaff_graph_calls_total{operation="fetch_target",outcome="error"}') == 1
     assert "mystaff_policy_reload_failures_total" in after
     assert after["mystaff_policy_reloads_total"] >= 1
     # histogram buckets are cumulative and end at the count
-    buckets = [v for k, v in after.items()
-               if k.startswith(f'mystaff_http_request_seconds_bucket{{route="{route}"')]
+    buckets = [v for k, v in sorted(
+        ((k, v) for k, v in after.items() if k.startswith("mystaff_http_request_seconds_bucket{")
+         and f'route="{route}"' in k),
+        key=lambda kv: float(re.search(r'le="([^"]+)"', kv[0]).group(1)))]
     assert buckets == sorted(buckets)
     assert buckets[-1] == after[f'mystaff_http_request_seconds_count{{route="{route}"}}']
+
+
+# -- who may read /metrics -------------------------------------------------------------------
+
+async def _scrape(stack: Stack, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as s, \
+            s.get(stack.proxy_url + "/metrics", headers=headers or {}) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_without_a_token_metrics_are_for_this_machine_only(stack: Stack) -> None:
+    """Counts of resets and refusals are business activity. A loopback peer may read them,
+    unless a reverse proxy relayed it (which makes every outside client a loopback peer)."""
+    status, text = await _scrape(stack)
+    assert status == 200 and "mystaff_http_requests_total" in text
+    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host"):
+        status, text = await _scrape(stack, {header: "203.0.113.9"})
+        assert status == 403 and "metrics_token" in text and "mystaff_" not in text
+
+
+async def test_metrics_from_another_machine_are_refused_without_a_token(stack: Stack) -> None:
+    """The peer is not loopback (aiohttp's own request, cloned with another address)."""
+    from aiohttp.test_utils import make_mocked_request
+
+    from mystaff_proxy.app import metrics
+
+    request = make_mocked_request("GET", "/metrics", app=stack.app).clone(remote="192.0.2.7")
+    assert (await metrics(request)).status == 403
+    request = make_mocked_request("GET", "/metrics", app=stack.app).clone(remote="127.0.0.1")
+    assert (await metrics(request)).status == 200
+
+
+async def test_with_a_token_metrics_need_it_from_anywhere(e2e_fake: RunningFake,
+                                                          tmp_path: Path) -> None:
+    token = "m" * 12 + "-token-1234"
+    async with running_stack(e2e_fake, tmp_path, server={"metrics_token": token}) as stack:
+        for headers in ({}, {"Authorization": "Bearer wrong-token-wrong-token"},
+                        {"Authorization": token}, {"Authorization": f"Basic {token}"},
+                        {"Authorization": f"Bearer {token}x"}):
+            status, text = await _scrape(stack, headers)
+            assert status == 401 and "mystaff_" not in text, headers
+        status, text = await _scrape(stack, {"Authorization": f"Bearer {token}",
+                                             "X-Forwarded-For": "203.0.113.9"})
+        assert status == 200 and "process_resident_memory_bytes" in text
+
+
+async def test_made_up_methods_share_one_series(stack: Stack) -> None:
+    """aiohttp's pure-Python parser takes any token for a method (the C parser knows ~40,
+    WebDAV's among them): each kept a series of its own, for ever. Now they are ``other``,
+    and the route is the route's template, never the raw path."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    from mystaff_proxy.metrics import KNOWN_METHODS
+
+    port = urlsplit(stack.proxy_url).port
+    methods = ["PROPFIND", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "PURGE",
+               "REPORT", "MKCALENDAR", "M1X", "BREW"]
+    for i, method in enumerate(methods):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"{method} /api/v1/locations/north/staff/x{i} HTTP/1.1\r\n"
+                     "Host: x\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        assert (await reader.read(100)).split(b" ")[1] in (b"400", b"405")  # 400: C parser
+        writer.close()
+        await writer.wait_closed()
+    _, text = await _scrape(stack)
+    samples = metrics_samples(text)
+    assert not [k for k in samples if "/x1" in k]
+    seen = {m for k in samples if k.startswith("mystaff_http_requests_total{")
+            for m in re.findall(r'method="([^"]*)"', k)}
+    assert seen <= KNOWN_METHODS | {"other"}
+    others = [v for k, v in samples.items()
+              if k.startswith("mystaff_http_requests_total{") and 'method="other"' in k]
+    assert sum(others) >= 10  # the WebDAV ones reached the application

@@ -216,3 +216,25 @@ def test_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(bad, {})
     assert info.value.errors[0].startswith(f"{bad}: invalid TOML: ")
+
+
+def test_metrics_token_is_off_by_default_and_the_environment_wins() -> None:
+    assert config_from_mapping(_data(), "c", {}).server.metrics_token == ""
+    token = secrets.token_urlsafe(24)
+    s = config_from_mapping(_data(server={"metrics_token": "x" * 16}), "c",
+                            {"MYSTAFF_METRICS_TOKEN": token})
+    assert s.server.metrics_token == token and token not in repr(s)
+
+
+@pytest.mark.parametrize(("value", "env"), [
+    ("short", None), ("has a space in it, sixteen+", None), (16, None),
+    ("caf\u00e9" * 4, None), ("", "short"),
+])
+def test_a_weak_metrics_token_is_named(value: Any, env: str | None) -> None:
+    errors = _errors(_data(server={"metrics_token": value}),
+                     {"MYSTAFF_METRICS_TOKEN": env} if env else None)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("config.toml: [server] metrics_token: ")
+    assert "at least 16 printable ASCII characters" in errors[0]
+    if env:
+        assert "(env MYSTAFF_METRICS_TOKEN)" in errors[0]

@@ -51,13 +51,15 @@ def _tenant_state(stack: Stack) -> Any:
 
 
 def _changes(stack: Stack) -> list[dict[str, Any]]:
-    return [r for r in stack.audit() if r["event"] not in ("sign_in", "access_denied")]
+    """Records of anything past the CSRF check (a refused token is recorded as the change it
+    tried, ``denied`` / ``csrf_failed``: not one of these)."""
+    return [r for r in stack.audit() if r["event"] not in ("sign_in", "access_denied")
+            and r.get("reason") != "csrf_failed"]
 
 
 def _csrf_refusals(stack: Stack, m: Manager) -> int:
     """Audited CSRF refusals: the caller is known (a genuine session), so they are recorded."""
-    me = [r for r in stack.audit() if r["event"] == "access_denied"
-          and r["reason"] == "csrf_failed"]
+    me = [r for r in stack.audit() if r.get("reason") == "csrf_failed"]
     assert all(r["actor"]["userPrincipalName"] == m.upn and r["outcome"] == "denied" for r in me)
     return len(me)
 

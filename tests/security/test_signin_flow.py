@@ -76,7 +76,7 @@ async def test_callback_replayed_is_refused(stack: Stack) -> None:
     assert _sign_in_records(stack, "denied") == []
     assert len(_sign_in_records(stack, "success")) == 1
     async with m.session.get(stack.proxy_url + "/metrics") as resp:
-        assert "mystaff_signin_unknown_state_total 3\n" in await resp.text()
+        assert "mystaff_signin_unknown_state_total 3.0\n" in await resp.text()
 
 
 async def test_callback_replayed_with_the_stolen_flow_cookie_is_refused(stack: Stack) -> None:
