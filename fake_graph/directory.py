@@ -188,6 +188,9 @@ class Application:
     object_id: str = ""  # the application object's id (not the appId); set by the loader
     owners: list[str] = field(default_factory=list)  # of the application object: user ids
     service_principal_owners: list[str] = field(default_factory=list)  # user ids
+    # accessTokenAcceptedVersion: the shape of access tokens for this app's own API
+    # (1: v1.0, issuer sts.windows.net, appid/upn claims; 2: v2.0, azp/preferred_username).
+    access_token_version: int = 2
 
     odata_type = "#microsoft.graph.application"
     service_principal_odata_type = "#microsoft.graph.servicePrincipal"

@@ -39,6 +39,7 @@ _APP_KEYS = {
     "client_id", "client_secret", "client_secrets", "display_name", "redirect_uris",
     "application_permissions", "certificates", "directory_roles", "api_scopes",
     "id", "service_principal_id", "owners", "service_principal_owners",
+    "access_token_version",
 }
 _USER_KEYS = {
     "id", "userPrincipalName", "displayName", "password", "jobTitle", "mail", "givenName",
@@ -272,6 +273,7 @@ def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
             owners=_users(r, directory, r.strings(a, "owners"), "owner"),
             service_principal_owners=_users(r, directory, r.strings(a, "service_principal_owners"),
                                             "owner"),
+            access_token_version=_token_version(r, a),
         )
         taken = {i for other in directory.applications.values()
                  for i in (other.object_id, other.service_principal_id)}
@@ -329,6 +331,16 @@ def _users(r: _Reader, directory: Directory, refs: list[tuple[str, int]], what: 
             raise r.fail(line, f"duplicate {what} '{ref}'")
         out.append(user.id)
     return out
+
+
+def _token_version(r: _Reader, node: LineDict) -> int:
+    """The manifest's ``accessTokenAcceptedVersion`` of an app's API: 1 (Entra's default
+    for a custom API, v1.0 tokens) or 2; the fake defaults to 2."""
+    value = node.get("access_token_version", 2)
+    if value not in (1, 2) or isinstance(value, bool):
+        raise r.fail(node.line_of("access_token_version"),
+                     "'access_token_version' must be 1 or 2")
+    return int(value)
 
 
 def _flag(r: _Reader, node: LineDict, key: str, default: bool) -> bool:

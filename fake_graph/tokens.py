@@ -5,6 +5,10 @@ Token shapes follow what Entra issues (reference/graph-and-entra-facts.md §4.5)
   ``https://graph.microsoft.com``, ``appid``, and ``roles`` (app) or ``scp`` (delegated).
 - ID tokens and access tokens for an app's own API are v2.0 tokens: ``iss``
   ``{base}/{tid}/v2.0`` (the fake's own URL, as its discovery document says), ``aud`` = client id.
+- Unless the API's manifest accepts only v1.0 (``accessTokenAcceptedVersion`` 1 or null, the
+  default for a custom API in Entra; tenant key ``access_token_version: 1``): then its access
+  tokens are v1.0, as for Graph: ``iss`` ``https://sts.windows.net/{tid}/``, ``aud`` as the
+  client asked for it (``api://client_id`` or the client id), ``appid``, ``upn``.
 """
 
 from __future__ import annotations
@@ -112,8 +116,18 @@ class TokenService:
         return self.sign(claims | (extra or {}))
 
     def api_user_token(self, audience_client_id: str, caller_client_id: str, user_id: str,
-                       upn: str, name: str, scopes: list[str], wids: list[str]) -> str:
-        """A v2.0 access token for an app's own API (``api://client_id/scope``)."""
+                       upn: str, name: str, scopes: list[str], wids: list[str], *,
+                       version: int = 2, audience: str | None = None) -> str:
+        """An access token for an app's own API (``api://client_id/scope``): v2.0, or v1.0
+        with ``version=1`` (``aud`` = ``audience``, as requested; default the client id)."""
+        if version == 1:
+            return self.sign(self._base_claims(ACCESS_TOKEN_LIFETIME) | {
+                "aud": audience or audience_client_id, "iss": self.issuer_v1,
+                "appid": caller_client_id, "appidacr": "1", "oid": user_id,
+                "sub": _pairwise(user_id, audience_client_id), "upn": upn,
+                "unique_name": upn, "name": name, "scp": " ".join(scopes), "wids": wids,
+                "ver": "1.0",
+            })
         claims = self._base_claims(ACCESS_TOKEN_LIFETIME) | {
             "aud": audience_client_id, "iss": self.issuer_v2, "azp": caller_client_id,
             "azpacr": "1", "oid": user_id, "sub": _pairwise(user_id, audience_client_id),
@@ -123,8 +137,15 @@ class TokenService:
         return self.sign(claims)
 
     def api_app_token(self, audience_client_id: str, caller_client_id: str, caller_sp_id: str,
-                      roles: list[str]) -> str:
-        """A v2.0 app-only token for an app's own API (client credentials, ``api://x/.default``)."""
+                      roles: list[str], *, version: int = 2, audience: str | None = None) -> str:
+        """An app-only token for an app's own API (client credentials, ``api://x/.default``):
+        v2.0, or v1.0 with ``version=1``."""
+        if version == 1:
+            return self.sign(self._base_claims(ACCESS_TOKEN_LIFETIME) | {
+                "aud": audience or audience_client_id, "iss": self.issuer_v1,
+                "appid": caller_client_id, "appidacr": "1", "idtyp": "app",
+                "oid": caller_sp_id, "sub": caller_sp_id, "roles": sorted(roles), "ver": "1.0",
+            })
         claims = self._base_claims(ACCESS_TOKEN_LIFETIME) | {
             "aud": audience_client_id, "iss": self.issuer_v2, "azp": caller_client_id,
             "azpacr": "1", "idtyp": "app", "oid": caller_sp_id, "sub": caller_sp_id,

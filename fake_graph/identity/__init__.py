@@ -1,6 +1,7 @@
 """The fake's Entra ID identity platform (v2.0 endpoints), one module per concern.
 
-- ``discovery``: OpenID configuration, JWKS, instance and user-realm discovery;
+- ``discovery``: OpenID configuration (v2.0, and v1.0 for v1.0 access tokens), JWKS,
+  instance and user-realm discovery;
 - ``signin``: the authorize endpoint and its sign-in / change-password pages (``pages``,
   ``redirects``);
 - ``token``: the token endpoint, client authentication (``clientauth``) and one module per
@@ -37,6 +38,8 @@ def setup(app: web.Application) -> None:
     r.add_get("/common/userrealm/{user}", discovery.user_realm)
     r.add_get("/{tenant}/v2.0/.well-known/openid-configuration", discovery.openid_configuration)
     r.add_get("/{tenant}/discovery/v2.0/keys", discovery.keys)
+    r.add_get("/{tenant}/.well-known/openid-configuration", discovery.openid_configuration_v1)
+    r.add_get("/{tenant}/discovery/keys", discovery.keys)  # v1.0: the same keys
     r.add_route("GET", "/{tenant}/oauth2/v2.0/authorize", signin.authorize)
     r.add_route("POST", "/{tenant}/oauth2/v2.0/authorize", signin.authorize)
     r.add_post("/{tenant}/oauth2/v2.0/token", token.handle)

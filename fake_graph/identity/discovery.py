@@ -1,4 +1,4 @@
-"""Discovery: OpenID configuration, JWKS, instance discovery and user-realm discovery.
+"""Discovery: OpenID configuration (v2.0 and v1.0), JWKS, instance and user-realm discovery.
 
 Shapes follow Entra's recorded responses (graph-and-entra-facts §4.1-4.2) with the fake's own
 https URLs, so MSAL and azure-identity follow them to the fake. A tenant named by its domain is
@@ -57,6 +57,36 @@ async def openid_configuration(request: web.Request) -> web.Response:
         "rbac_url": "https://pas.windows.net",
     }
     return _json(body)
+
+
+async def openid_configuration_v1(request: web.Request) -> web.Response:
+    """``/{tenant}/.well-known/openid-configuration``: the v1.0 metadata, which names the
+    issuer of v1.0 tokens (``https://sts.windows.net/{tid}/``) and their keys. A resource
+    server validating v1.0 access tokens reads it. The fake has no v1.0 authorize or token
+    endpoint (its v1.0 tokens come from the v2.0 token endpoint, as Entra's do for an API
+    that accepts v1.0), so those are not listed."""
+    try:
+        fake, tenant = request_tenant(request)
+    except OAuthError as err:
+        return err.response()
+    segment = tenant.segment if tenant.multi_tenant else tenant.tenant_id
+    issuer_tenant = "{tenantid}" if tenant.multi_tenant else tenant.tenant_id
+    return _json({
+        "issuer": f"https://sts.windows.net/{issuer_tenant}/",
+        "jwks_uri": f"{fake.base_url}/{segment}/discovery/keys",
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
+                                                  "client_secret_basic"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid"],
+        "microsoft_multi_refresh_token": True,
+        "tenant_region_scope": "WW",
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+        "rbac_url": "https://pas.windows.net",
+    })
 
 
 async def keys(request: web.Request) -> web.Response:

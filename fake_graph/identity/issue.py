@@ -14,8 +14,20 @@ from typing import Any
 from ..directory import Application, User
 from ..server import FakeGraph
 from ..tokens import ACCESS_TOKEN_LIFETIME, client_info
-from .scopes import API, ScopeRequest, delegated_grant
+from .scopes import API, Resource, ScopeRequest, delegated_grant
 from .store import REFRESH_LIFETIME, RefreshGrant, password_stamp, store
+
+
+def _api_shape(fake: FakeGraph, resource: Resource) -> dict[str, Any]:
+    """The access token version of an app's API (its manifest's accessTokenAcceptedVersion)
+    and, for v1.0, the audience as the client named the resource: Entra's v1.0 ``aud`` is
+    the identifier URI (``api://client_id``) or the client id, whichever was asked for."""
+    app = fake.directory.applications[resource.audience]
+    if app.access_token_version != 1:
+        return {}
+    by_uri = any(s.lower().startswith("api://") for s in resource.written)
+    return {"version": 1,
+            "audience": f"api://{resource.audience}" if by_uri else resource.audience}
 
 
 def _base(access_token: str) -> dict[str, Any]:
@@ -29,7 +41,8 @@ def app_token_response(fake: FakeGraph, app: Application, request: ScopeRequest)
     assert resource is not None  # the grant checked it
     if resource.kind == API:
         token = fake.tokens.api_app_token(resource.audience, app.client_id,
-                                          app.service_principal_id, [])
+                                          app.service_principal_id, [],
+                                          **_api_shape(fake, resource))
     else:
         token = fake.tokens.graph_app_token(app.client_id, app.service_principal_id,
                                             list(app.application_permissions))
@@ -50,7 +63,7 @@ def user_token_response(fake: FakeGraph, app: Application, user: User,
     if resource.kind == API:
         access = fake.tokens.api_user_token(resource.audience, app.client_id, user.id,
                                             user.user_principal_name, user.display_name,
-                                            names, wids)
+                                            names, wids, **_api_shape(fake, resource))
     else:
         oidc = [s for s in ("openid", "profile", "email") if s in request.oidc]
         access = fake.tokens.graph_user_token(app.client_id, user.id, user.user_principal_name,
