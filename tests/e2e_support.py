@@ -41,6 +41,11 @@ PASSWORDS = {
     "mgr.group@e2e.example": "Mgr-Grp-Pass-1!",
     "viewer@e2e.example": "Viewer-Pass-1!",
     "nobody@e2e.example": "Nobody-Pass-1!",
+    "lead@e2e.example": "Lead-Pass-1!",
+    "peer@e2e.example": "Peer-Pass-1!",
+    "boss@e2e.example": "Boss-Pass-1!",
+    "southmgr@e2e.example": "Southmgr-Pass-1!",
+    "grouplead@e2e.example": "Grouplead-Pass-1!",
 }
 
 
@@ -224,11 +229,13 @@ def stack_settings(*, proxy_url: str, fake: Any, audit_path: Path, policy_path: 
 
 @contextlib.asynccontextmanager
 async def running_stack(fake: Any, tmp: Path, *, policy_template: Path = POLICY_TEMPLATE,
-                        **overrides: Any) -> AsyncIterator[Stack]:
-    """The proxy on a free port in front of ``fake`` (already running), fake state reset."""
+                        reset: bool = True, **overrides: Any) -> AsyncIterator[Stack]:
+    """The proxy on a free port in front of ``fake`` (already running), fake state reset
+    (unless ``reset`` is False: a restart of the proxy against the tenant as it is now)."""
     import socket
 
-    fake.fake.reset()
+    if reset:
+        fake.fake.reset()
     tmp.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - test set-up, before serving
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

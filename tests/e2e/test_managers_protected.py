@@ -24,6 +24,7 @@ from mystaff_proxy.services import SERVICES
 MANAGER = "mgr.upn@e2e.example"  # north: reset_password + manage_phone
 LEAD = "lead@e2e.example"  # north: reset_password only
 BOSS = "boss@e2e.example"  # north and south: both actions
+PEER = "peer@e2e.example"  # north: both actions, as MANAGER
 STAFF = "staff2@e2e.example"
 API = "/api/v1/locations/north/staff"
 PAGE = "/locations/north/staff"
@@ -36,8 +37,25 @@ def _give_mobile(stack: Stack, upn: str) -> None:
 
 async def test_a_shift_lead_cannot_take_over_the_store_manager_through_the_api(
         stack: Stack) -> None:
-    _give_mobile(stack, MANAGER)
     lead = await stack.manager(LEAD)
+    before = state(stack, MANAGER)
+    status, body, _ = await lead.call("POST", f"{API}/{uid(MANAGER)}/password", {})
+    assert (status, error_code(body)) == (403, "protected_user")
+    # The lead may not manage phones at all: the earlier check answers (docs/authorization.md)
+    status, body, _ = await lead.call("POST", f"{API}/{uid(MANAGER)}/phone-methods",
+                                      {"phoneType": "office", **NUMBER})
+    assert (status, error_code(body)) == (403, "forbidden")
+    assert state(stack, MANAGER) == before
+    # The lead can still do their own job.
+    status, body, _ = await lead.call("POST", f"{API}/{uid(STAFF)}/password", {})
+    assert status == 200, body
+
+
+async def test_an_equal_manager_is_refused_on_every_path(stack: Stack) -> None:
+    """Both hold north with both actions: neither may become the other (reset, or a phone of
+    their own on the other's account followed by self-service reset)."""
+    _give_mobile(stack, MANAGER)
+    lead = await stack.manager(PEER)
     audit = AuditTail(stack)
     before = state(stack, MANAGER)
     target = f"{API}/{uid(MANAGER)}"
@@ -56,9 +74,6 @@ async def test_a_shift_lead_cannot_take_over_the_store_manager_through_the_api(
         assert record["detail"]["why"] == "manager"
         assert record["target"]["id"] == uid(MANAGER)
     assert state(stack, MANAGER) == before  # nothing changed in the tenant
-    # The lead can still do their own job.
-    status, body, _ = await lead.call("POST", f"{API}/{uid(STAFF)}/password", {})
-    assert status == 200, body
 
 
 async def test_a_shift_lead_cannot_take_over_the_store_manager_through_the_page(
