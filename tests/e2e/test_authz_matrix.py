@@ -1,9 +1,10 @@
-"""SPEC §8 as a matrix: every kind of manager x every kind of target x every action.
+"""Authorization as a matrix: every kind of manager x every kind of target x every action.
 
 Managers are assigned by UPN, by object id and by a nested group (all three may change staff of
 north), plus a view-only manager. Targets include other managers (lower, equal, higher, of
-another location, through a nested group), PIM-eligible admins and owners of tenant-wide power. Each cell says what the proxy must answer; a refused request
-must leave the fake untouched (password, force-change flag, phones) and write one audit record.
+another location, through a nested group), PIM-eligible admins and owners of tenant-wide power.
+Each cell says what the proxy must answer; a refused request must leave the fake untouched
+(password, force-change flag, phones) and write one audit record (docs/authorization.md).
 """
 
 from __future__ import annotations
