@@ -24,7 +24,7 @@ from aiohttp import web
 from .api_views import setup_api_routes
 from .audit import AuditLog
 from .auth_views import callback, login, logout
-from .bearer import BearerValidator, JwksCache
+from .bearer import BearerValidator, JwksCache, V1Metadata
 from .config import Settings, is_loopback_host
 from .errors import ApiError
 from .graph.client import GraphClient
@@ -233,7 +233,11 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                      timeout=settings.graph.timeout_seconds)
     bearer = BearerValidator(jwks=jwks, tenant_id=settings.tenant.id,
                              issuer=f"{settings.authority}/v2.0",
-                             client_id=settings.app.client_id, scope=settings.app.api_scope)
+                             client_id=settings.app.client_id, scope=settings.app.api_scope,
+                             v1=V1Metadata(f"{settings.authority}/.well-known/"
+                                           "openid-configuration", http,
+                                           timeout=settings.graph.timeout_seconds),
+                             allowed_client_ids=settings.app.allowed_client_ids)
     staff = StaffService(ops=ops, policy=policy, audit=audit, limiter=limiter,
                          cursor_sealer=Sealer(secret, b"cursor-v1"),
                          default_region=settings.phones.default_region)

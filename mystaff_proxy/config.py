@@ -8,7 +8,8 @@ written, relative to the working directory.
 
 Keys beyond SPEC §5 (documented in config.example.toml): ``[server] log_level`` /
 ``signin_attempts_per_minute`` / ``metrics_token`` (or env ``MYSTAFF_METRICS_TOKEN``),
-``[app] certificate_path`` / ``managed_identity``, ``[session] backend`` / ``redis_url`` /
+``[app] certificate_path`` / ``managed_identity`` / ``allowed_client_ids``,
+``[session] backend`` / ``redis_url`` /
 ``account_recheck_seconds`` / ``revocations_path``, ``[graph] timeout_seconds`` /
 ``retry_budget_seconds`` / ``max_retries``.
 """
@@ -85,6 +86,9 @@ class AppSettings:
     certificate_path: str = ""
     managed_identity: bool = False
     api_scope: str = "access_as_user"
+    # Client apps whose bearer tokens the API accepts (``azp`` / ``appid``, lower-cased);
+    # empty: any app of the tenant that holds a token for this API.
+    allowed_client_ids: tuple[str, ...] = ()
 
     @property
     def credential_kind(self) -> str:
@@ -183,7 +187,8 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "server": ("host", "port", "public_url", "trusted_proxies", "log_level",
                "signin_attempts_per_minute", "metrics_token"),
     "tenant": ("id", "authority_host", "graph_url", "ca_file"),
-    "app": ("client_id", "client_secret", "certificate_path", "managed_identity", "api_scope"),
+    "app": ("client_id", "client_secret", "certificate_path", "managed_identity", "api_scope",
+            "allowed_client_ids"),
     "session": ("secret", "max_age_minutes", "idle_minutes", "backend", "redis_url",
                 "account_recheck_seconds", "revocations_path"),
     "policy": ("path",),
@@ -364,6 +369,20 @@ def _metrics_token_setting(c: _Checker, env: Mapping[str, str]) -> str:
     return token
 
 
+def _client_ids(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return "must be a list of application (client) ids"
+    for item in value:
+        if not isinstance(item, str) or not _GUID_RE.fullmatch(item):
+            return (f"{item!r} is not an application (client) id, a GUID such as "
+                    "11111111-1111-1111-1111-111111111111")
+    return None
+
+
+def _lower_all(value: list[str]) -> tuple[str, ...]:
+    return tuple(v.lower() for v in value)
+
+
 def _region(value: Any) -> str | None:
     if isinstance(value, str) and is_valid_region(value):
         return None
@@ -417,6 +436,7 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
         certificate_path=c.get("app", "certificate_path", "", _existing_file),
         managed_identity=c.get("app", "managed_identity", False, _boolean),
         api_scope=c.get("app", "api_scope", "access_as_user", _token),
+        allowed_client_ids=c.get("app", "allowed_client_ids", (), _client_ids, _lower_all),
     )
     kinds = [k for k, on in (("client_secret", bool(app.client_secret)),
                              ("certificate_path", bool(app.certificate_path)),

@@ -1,4 +1,4 @@
-"""Bearer tokens for the JSON API (SPEC §7.2): real tokens from the fake tenant's token endpoint.
+"""Bearer tokens for the JSON API: real tokens from the fake tenant's token endpoint.
 
 A token issued for this app's API (``api://client_id/access_as_user``) works without a session
 and without CSRF; a token for Graph, an expired, tampered, foreign or scope-less token is 401.
@@ -22,7 +22,9 @@ from e2e_checks import (
     fetch_token,
     user_token,
 )
-from e2e_support import CLIENT_ID, Stack, uid
+from e2e_support import CLIENT_ID, Stack, running_stack, uid
+
+from fake_graph.embedded import RunningFake
 
 NORTH = "/api/v1/locations/north/staff"
 STAFF2 = uid("staff2@e2e.example")
@@ -169,3 +171,118 @@ async def test_a_token_signed_by_another_key_is_refused(stack: Stack) -> None:
     token = jwt.encode(_api_claims(stack), other.private_key, algorithm="RS256",
                        headers={"kid": other.kid})
     await refused(stack, token)
+
+
+# -- v1.0 tokens (an API whose manifest accepts v1.0, Entra's default for a custom API) ---------
+
+V1_ISSUER = "https://sts.windows.net/{tid}/"
+
+
+def accepts_v1(stack: Stack) -> None:
+    """The proxy's app registration as Entra creates it: its API gets v1.0 access tokens."""
+    stack.fake.fake.directory.applications[CLIENT_ID].access_token_version = 1
+
+
+async def test_a_real_v1_token_works(stack: Stack) -> None:
+    """The proxy refused every v1.0 token (pen test #13): a script of a tenant whose API
+    registration kept Entra's default could not use the API at all."""
+    accepts_v1(stack)
+    for scope, aud in ((f"api://{CLIENT_ID}/access_as_user", f"api://{CLIENT_ID}"),
+                       (f"{CLIENT_ID}/access_as_user", CLIENT_ID)):
+        token = await user_token(stack, MGR, scope=scope)
+        claims = claims_of(token)
+        assert (claims["ver"], claims["aud"], claims["appid"]) == ("1.0", aud, SCRIPT_CLIENT_ID)
+        assert claims["iss"] == V1_ISSUER.format(tid=stack.fake.tenant_id)
+        status, me, _ = await bearer_call(stack, token, "GET", "/api/v1/me")
+        assert status == 200, me
+        assert me["id"] == uid(MGR) and me["userPrincipalName"] == MGR
+    status, body, _ = await bearer_call(stack, token, "POST", f"{NORTH}/{STAFF2}/password", {})
+    assert status == 200, body
+    assert stack.fake_user("staff2@e2e.example").password == body["temporaryPassword"]
+
+
+def _v1_claims(stack: Stack, **changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {"aud": f"api://{CLIENT_ID}", "iss": V1_ISSUER.format(tid=stack.fake.tenant_id),
+              "iat": now, "nbf": now, "exp": now + 3600, "tid": stack.fake.tenant_id,
+              "appid": SCRIPT_CLIENT_ID, "appidacr": "1", "oid": uid(MGR), "sub": "x",
+              "upn": MGR, "unique_name": MGR, "name": "Omar ByOid", "scp": "access_as_user",
+              "ver": "1.0"}
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+async def test_a_well_formed_v1_token_works_with_each_audience(stack: Stack) -> None:
+    """The control for the cases below; the v1.0 metadata is read once, not per token."""
+    seq = stack.fake.fake.recorder.last_seq
+    for aud in (CLIENT_ID, f"api://{CLIENT_ID}", f"api://{CLIENT_ID}/"):
+        token = sign(stack, _v1_claims(stack, aud=aud))
+        status, me, _ = await bearer_call(stack, token, "GET", "/api/v1/me")
+        assert (status, me["userPrincipalName"]) == (200, MGR)
+    token = sign(stack, _v1_claims(stack, upn=None))  # unique_name when there is no upn
+    assert (await bearer_call(stack, token, "GET", "/api/v1/me"))[1]["userPrincipalName"] == MGR
+    paths = [r.path for r in stack.fake.fake.recorder.since(seq)[0]]
+    tid = stack.fake.tenant_id
+    assert paths.count(f"/{tid}/.well-known/openid-configuration") == 1
+    assert paths.count(f"/{tid}/discovery/keys") == 1
+
+
+@pytest.mark.parametrize("changes", [
+    pytest.param({"iss": "https://sts.windows.net/00000000-0000-4000-8000-000000000000/"},
+                 id="another-tenant's-v1-issuer"),
+    pytest.param({"iss": "https://sts.windows.net/x/"}, id="other-issuer"),
+    pytest.param({"iss": "https://login.microsoftonline.com/{tid}/"}, id="v1-path-other-host"),
+    pytest.param({"aud": f"api://{SCRIPT_CLIENT_ID}"}, id="another-app's-uri"),
+    pytest.param({"aud": f"api://{CLIENT_ID}/access_as_user"}, id="uri-with-a-path"),
+    pytest.param({"aud": "https://graph.microsoft.com"}, id="graph-audience"),
+    pytest.param({"ver": "2.0"}, id="v2-claims-under-the-v1-issuer"),
+    pytest.param({"ver": None}, id="no-version"),
+    pytest.param({"scp": None}, id="no-scope"),
+    pytest.param({"tid": str(uuid.uuid4())}, id="other-tenant"),
+    pytest.param({"oid": None}, id="no-oid"),
+])
+async def test_a_v1_token_that_breaks_one_rule_is_refused(stack: Stack,
+                                                          changes: dict[str, Any]) -> None:
+    if isinstance(changes.get("iss"), str):
+        changes = {**changes, "iss": changes["iss"].format(tid=stack.fake.tenant_id)}
+    await refused(stack, sign(stack, _v1_claims(stack, **changes)))
+
+
+async def test_a_v2_token_under_the_v1_issuer_is_refused(stack: Stack) -> None:
+    await refused(stack, sign(stack, _api_claims(
+        stack, iss=V1_ISSUER.format(tid=stack.fake.tenant_id))))
+
+
+# -- [app] allowed_client_ids ---------------------------------------------------------------
+
+OTHER_APP = "e2e0c000-0000-4000-8000-0000000000cc"
+
+
+async def test_only_the_allowed_client_apps_tokens_are_accepted(
+        e2e_fake: RunningFake, tmp_path: Any) -> None:
+    """Any app of the tenant could call the API with a user's token (pen test #13); with
+    allowed_client_ids only the listed ones can, by azp (v2.0) or appid (v1.0)."""
+    async with running_stack(e2e_fake, tmp_path,
+                             app={"allowed_client_ids": [SCRIPT_CLIENT_ID.upper()]}) as stack:
+        token = await user_token(stack, MGR)  # a real token of the allowed script app
+        assert claims_of(token)["azp"] == SCRIPT_CLIENT_ID
+        assert (await bearer_call(stack, token, "GET", "/api/v1/me"))[0] == 200
+        for claims in (_api_claims(stack, azp=OTHER_APP), _api_claims(stack, azp=None),
+                       _v1_claims(stack, appid=OTHER_APP), _v1_claims(stack, appid=None)):
+            await refused(stack, sign(stack, claims))
+        assert (await bearer_call(stack, sign(stack, _v1_claims(stack)), "GET",
+                                  "/api/v1/me"))[0] == 200
+        # A real token the proxy's own app asked for itself (azp = the proxy): not listed.
+        own = await user_token_as(stack, CLIENT_ID, "e2e-proxy-secret", MGR)
+        assert claims_of(own)["azp"] == CLIENT_ID
+        await refused(stack, own)
+
+
+async def user_token_as(stack: Stack, client_id: str, secret: str, upn: str) -> str:
+    from e2e_support import PASSWORDS
+
+    body = await fetch_token(stack, {"client_id": client_id, "client_secret": secret,
+                                     "grant_type": "password", "username": upn,
+                                     "password": PASSWORDS[upn],
+                                     "scope": f"api://{CLIENT_ID}/access_as_user"})
+    return str(body["access_token"])

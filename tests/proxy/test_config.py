@@ -63,6 +63,7 @@ def test_defaults() -> None:
     assert s.phones.default_region == "US"
     assert (s.graph.retry_budget_seconds, s.graph.max_retries) == (30.0, 3)
     assert s.server.signin_attempts_per_minute == 300
+    assert s.app.allowed_client_ids == ()
     assert s.revocations_path == "revoked-sessions.txt"  # next to audit.jsonl
 
 
@@ -107,6 +108,8 @@ def test_plain_http_on_loopback_only() -> None:
     ("app", "client_id", "", "non-empty"),
     ("app", "managed_identity", "yes", "true or false"),
     ("app", "certificate_path", "/nonexistent/cert.pem", "cannot read the file"),
+    ("app", "allowed_client_ids", "11111111-1111-1111-1111-111111111111", "must be a list"),
+    ("app", "allowed_client_ids", ["my-script"], "'my-script' is not an application (client) id"),
     ("session", "secret", "short", "at least 32 bytes of urlsafe base64"),
     ("session", "secret", "a+b/" * 12, "at least 32 bytes of urlsafe base64"),
     ("session", "max_age_minutes", 0, "1 to 10080"),
@@ -140,6 +143,12 @@ def test_redis_backend_needs_a_redis_url() -> None:
 def test_sign_in_limit_zero_is_off() -> None:
     s = config_from_mapping(_data(server={"signin_attempts_per_minute": 0}), "c", {})
     assert s.server.signin_attempts_per_minute == 0
+
+
+def test_allowed_client_ids_are_lower_cased() -> None:
+    s = config_from_mapping(_data(
+        app={"allowed_client_ids": ["AAAAAAAA-1111-1111-1111-111111111111"]}), "c", {})
+    assert s.app.allowed_client_ids == ("aaaaaaaa-1111-1111-1111-111111111111",)
 
 
 def test_revocations_path_defaults_to_beside_the_audit_log() -> None:

@@ -109,8 +109,9 @@ BAD_TOKENS: dict[str, Callable[[Stack], str]] = {
     "wrong audience (another app)": _signed(aud=SCRIPT_APP),
     "wrong audience (api:// of another app)": _signed(aud=f"api://{SCRIPT_APP}"),
     "no audience": _signed(aud=None),
-    "wrong issuer (v1.0 sts)": lambda s: _tokens(s).sign(_claims(
+    "a v2.0 token under the v1.0 issuer (sts)": lambda s: _tokens(s).sign(_claims(
         s, iss=f"https://sts.windows.net/{s.settings.tenant.id}/")),
+    "a v1.0 token under the v2.0 issuer": _signed(ver="1.0"),
     "wrong issuer (another host)": lambda s: _tokens(s).sign(_claims(
         s, iss=f"https://login.microsoftonline.com/{s.settings.tenant.id}/v2.0")),
     "no issuer": _signed(iss=None),
