@@ -33,7 +33,7 @@ async def _finish(claims: dict[str, Any]) -> Any:
                     tenant_id=TENANT, redirect_uri="https://mystaff.example/auth/callback",
                     client_credential="secret")
     signin._app = _Msal(claims)
-    await signin.start(browser="b" * 43, next_path="/locations")
+    await signin.start(browser="b" * 43, next_path="/locations", address="203.0.113.1")
     return await signin.finish(browser="b" * 43, params={"state": "s" * 20, "code": "c"})
 
 
