@@ -8,13 +8,22 @@ so an external rotation (rename + new file) is picked up at the next record.
 
 ``AuditEvent`` refuses what must never be logged: ``detail`` accepts only the keys in
 ``DETAIL_KEYS``, and a value that looks like a phone number, a JWT or a secret raises ValueError.
+
+Tamper evidence (docs/audit.md): every line ends with ``seq`` (its place in the file, one more
+than the line before it) and ``prev`` (the SHA-256 of the record that was *completed* just
+before it). A change's line is written before the change as ``prev: "pending"`` and gets its
+``prev`` when it is rewritten with the outcome, so the chain covers each line's final bytes;
+``audit_verify`` checks both. The chain's head and the last ``seq`` are kept in memory (so a
+rotation continues the chain) and read back from the end of the file at start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
 import json
+import logging
 import os
 import re
 import threading
@@ -40,6 +49,21 @@ class Outcome(StrEnum):
     SUCCESS = "success"
     DENIED = "denied"
     FAILED = "failed"
+
+
+log = logging.getLogger("mystaff_proxy")
+
+#: ``prev`` of the first record of a chain (a new file with nothing before it).
+GENESIS: Final = "0" * 64
+#: ``prev`` of a change's line until its outcome is written (see ``AuditLog.begin``).
+PENDING: Final = "pending"
+#: How much of an existing file is read at start-up to find the chain's head (see _ChainStart).
+_TAIL_BYTES: Final = 4 * 1024 * 1024
+
+
+def line_hash(line: bytes) -> str:
+    """What the next record's ``prev`` holds: SHA-256 of a line, without its newline."""
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
 
 
 class AuditUnavailable(Exception):
@@ -134,7 +158,9 @@ class AuditEvent:
                 raise ValueError(f"audit detail key {key!r} is not allowed")
             _check_value(key, value)
 
-    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
+    def to_json(self, now: datetime | None = None,
+                chain: tuple[int, str] | None = None) -> dict[str, Any]:
+        """The record; ``chain`` = (seq, prev), the last two keys, when written to a log."""
         when = (self.time or now or datetime.now(UTC)).astimezone(UTC)
         actor = self.actor.to_json() if self.actor else {"id": None, "userPrincipalName": None}
         out: dict[str, Any] = {
@@ -152,10 +178,12 @@ class AuditEvent:
             out["reason"] = self.reason
         if self.detail:
             out["detail"] = dict(self.detail)
+        if chain is not None:
+            out["seq"], out["prev"] = chain
         return out
 
-    def to_line(self) -> bytes:
-        text = json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+    def to_line(self, chain: tuple[int, str] | None = None) -> bytes:
+        text = json.dumps(self.to_json(chain=chain), ensure_ascii=False, separators=(",", ":"))
         # A value from a request (a location key in a URL) may hold U+2028, U+0085 and the
         # like, which line-oriented readers take for a line break (the security suite's
         # fuzzing split a record in two that way: log injection), or bidi controls that make
@@ -170,6 +198,10 @@ class AuditLog:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._lock = threading.Lock()  # serializes threads and event loops alike
+        # The chain: the hash of the last completed record and the last seq written. None
+        # until read back from the file (the first write, or check() at start-up).
+        self._head: str | None = None
+        self._seq = 0
 
     @property
     def is_stdout(self) -> bool:
@@ -177,11 +209,15 @@ class AuditLog:
 
     async def write(self, event: AuditEvent) -> None:
         """Write and fsync the record in a worker thread; raises AuditUnavailable."""
-        line = event.to_line()
-        await asyncio.to_thread(self._append, line)
+        await asyncio.to_thread(self._append, event)
 
     def write_sync(self, event: AuditEvent) -> None:
-        self._append(event.to_line())
+        self._append(event)
+
+    @property
+    def head(self) -> str | None:
+        """The hash of the last completed record (what the next one's ``prev`` will be)."""
+        return self._head
 
     async def begin(self, event: AuditEvent) -> PendingRecord:
         """Write a change's record BEFORE the change is sent; ``finish`` fixes its outcome.
@@ -195,21 +231,26 @@ class AuditLog:
         provisional = replace(event, outcome=Outcome.FAILED, reason="interrupted",
                               time=event.time or datetime.now(UTC))
         if self.is_stdout:
-            return PendingRecord(self, provisional, None, 0, 0)
-        line = provisional.to_line()
-        padded = line[:-2] + b" " * _RESERVE + line[-2:]  # spaces before the final "}"
-        fd, offset = await asyncio.to_thread(self._append_reserved, padded)
-        return PendingRecord(self, provisional, fd, offset, len(padded))
+            return PendingRecord(self, provisional, None, 0, 0, 0)
+        return await asyncio.to_thread(self._append_reserved, provisional)
 
-    def _append_reserved(self, line: bytes) -> tuple[int, int]:
-        """Append ``line``; return a second, non-appending fd on the same file and its offset."""
+    def _append_reserved(self, provisional: AuditEvent) -> PendingRecord:
+        """Append the provisional line (``prev`` pending: it joins the chain when it is
+        completed); keep a second, non-appending fd on the same file and its offset."""
         with self._lock:
-            reserved = self._append_file(line, reserve=True)
+            self._start_chain()
+            seq = self._seq + 1
+            line = provisional.to_line((seq, PENDING))
+            padded = line[:-2] + b" " * _RESERVE + line[-2:]  # spaces before the final "}"
+            reserved = self._append_file(padded, reserve=True)
+            self._seq = seq
         assert reserved is not None
-        return reserved
+        fd, offset = reserved
+        return PendingRecord(self, provisional, fd, offset, len(padded), seq)
 
     def check(self) -> None:
-        """Fail early (at start-up) when the log cannot be opened for appending."""
+        """Fail early (at start-up) when the log cannot be opened for appending; read the
+        chain back from the end of the file (and complete the records a crash left)."""
         if self.is_stdout:
             return
         try:
@@ -218,13 +259,57 @@ class AuditLog:
             raise AuditUnavailable(f"cannot open the audit log {self.path}: {exc.strerror}") \
                 from None
         os.close(fd)
-
-    def _append(self, line: bytes) -> None:
         with self._lock:
+            self._start_chain()
+
+    def _append(self, event: AuditEvent) -> None:
+        with self._lock:
+            self._start_chain()
+            assert self._head is not None
+            line = event.to_line((self._seq + 1, self._head))
             if self.is_stdout:
                 self._append_stdout(line)
             else:
                 self._append_file(line)
+            # Only once the line is in the file (fsynced or not: a failed fsync leaves it
+            # there, and the next record must follow it).
+            self._seq += 1
+            self._head = line_hash(line)
+
+    def _start_chain(self) -> None:
+        """The chain's head and last seq, from the end of the existing file (lock held)."""
+        if self._head is not None:
+            return
+        if self.is_stdout:
+            self._head = GENESIS  # nothing to read back: each run starts a chain
+            return
+        try:
+            start = _ChainStart.read(self.path)
+        except OSError as exc:
+            raise AuditUnavailable(f"cannot read the audit log: {exc.strerror}") from None
+        self._head, self._seq = start.head, start.seq
+        if start.orphans:
+            log.warning("audit log: %d change record(s) left pending by a stop while Graph "
+                        "was answering; completed as interrupted", start.orphans)
+
+    def _complete(self, fd: int, offset: int, length: int, final: AuditEvent,
+                  fallback_detail: Mapping[str, str | int | bool] | None, seq: int) -> None:
+        """Rewrite a change's line in place with its outcome and ``prev`` = the chain's head
+        now (completion order), and make it the head."""
+        with self._lock:
+            assert self._head is not None
+            chain = (seq, self._head)
+            line = final.to_line(chain)
+            if len(line) > length:
+                line = replace(final, detail=fallback_detail).to_line(chain)
+            padded = line[:-2] + b" " * (length - len(line)) + line[-2:]
+            assert len(padded) == length
+            try:
+                os.pwrite(fd, padded, offset)
+            except OSError as exc:
+                raise AuditUnavailable(f"cannot complete the audit record: {exc.strerror}") \
+                    from None
+            self._head = line_hash(padded)
 
     def _append_file(self, line: bytes, *, reserve: bool = False) -> tuple[int, int] | None:
         """Append and fsync ``line`` (the caller holds the lock).
@@ -270,19 +355,22 @@ class AuditLog:
             raise AuditUnavailable(f"cannot write the audit log: {exc.strerror}") from None
 
 
-_RESERVE: Final = 160  # bytes kept free in a provisional line for the final reason and detail
+# Bytes kept free in a provisional line for the final reason and detail, and for the final
+# ``prev`` (64 hex digits where "pending" stood).
+_RESERVE: Final = 160 + 64
 
 
 class PendingRecord:
     """A change's record on disk as ``interrupted``, waiting for the change's outcome."""
 
     def __init__(self, log: AuditLog, event: AuditEvent, fd: int | None, offset: int,
-                 length: int) -> None:
+                 length: int, seq: int) -> None:
         self._log = log
         self._event = event
         self._fd = fd
         self._offset = offset
         self._length = length
+        self._seq = seq
 
     async def finish(self, outcome: Outcome, reason: str | None = None,
                      detail: Mapping[str, str | int | bool] | None = None) -> None:
@@ -292,21 +380,106 @@ class PendingRecord:
         if self._fd is None:
             await self._log.write(final)
             return
-        line = final.to_line()
-        if len(line) > self._length:
-            final = replace(final, detail=self._event.detail)
-            line = final.to_line()
-        padded = line[:-2] + b" " * (self._length - len(line)) + line[-2:]
-        await asyncio.to_thread(self._rewrite, padded)
+        await asyncio.to_thread(self._rewrite, final)
 
-    def _rewrite(self, line: bytes) -> None:
-        assert self._fd is not None and len(line) == self._length
+    def _rewrite(self, final: AuditEvent) -> None:
+        assert self._fd is not None
         fd, self._fd = self._fd, None
         try:
-            os.pwrite(fd, line, self._offset)
+            self._log._complete(fd, self._offset, self._length, final, self._event.detail,
+                                self._seq)
+            # fsync outside the log's lock: it syncs the whole file, whoever calls it.
             os.fsync(fd)
         except OSError as exc:
             raise AuditUnavailable(f"cannot complete the audit record: {exc.strerror}") \
                 from None
         finally:
             os.close(fd)
+
+
+class _ChainStart:
+    """Where the chain stands in an existing file: its head, the last seq, and change records
+    a crash left pending (completed here as what they say, ``interrupted``).
+
+    The head is the one completed record in the file's tail that no other record's ``prev``
+    names; the tail read is the last 4 MiB (more than any change stays pending), the whole
+    file when that is not enough to tell. A file written before the chain existed (no
+    ``seq``): the chain starts at the hash of its last line.
+    """
+
+    def __init__(self, head: str, seq: int, orphans: int) -> None:
+        self.head, self.seq, self.orphans = head, seq, orphans
+
+    @classmethod
+    def read(cls, path: str) -> _ChainStart:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return cls(GENESIS, 0, 0)
+        try:
+            size = os.fstat(fd).st_size
+            window = min(size, _TAIL_BYTES)
+            while True:
+                start = cls._scan(fd, size, window)
+                if start is not None:
+                    return start
+                window = size  # ambiguous within the tail: read it all
+        finally:
+            os.close(fd)
+
+    @classmethod
+    def _scan(cls, fd: int, size: int, window: int) -> _ChainStart | None:
+        base = size - window
+        data = os.pread(fd, window, base)
+        skip = 0 if base == 0 else data.find(b"\n") + 1  # the first line may be cut
+        lines: list[tuple[int, bytes, dict[str, Any]]] = []
+        offset = skip
+        for raw in data[skip:].split(b"\n")[:-1]:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                record = {}
+            lines.append((base + offset, raw, record if isinstance(record, dict) else {}))
+            offset += len(raw) + 1
+        if not lines:
+            return cls(GENESIS, 0, 0)
+        chained = [(raw, r) for _, raw, r in lines
+                   if isinstance(r.get("seq"), int) and r.get("prev") not in (None, PENDING)]
+        last_seq = max((r["seq"] for _, _, r in lines if isinstance(r.get("seq"), int)),
+                       default=0)
+        if not chained:
+            head = line_hash(lines[-1][1]) if base == 0 or window == size else None
+            if head is None:
+                return None
+        else:
+            named = {r["prev"] for _, r in chained}
+            heads = [line_hash(raw) for raw, _ in chained if line_hash(raw) not in named]
+            if len(heads) != 1:
+                if window < size:
+                    return None
+                log.warning("audit log: the chain's head is ambiguous (%d candidates); "
+                            "continuing from the last", len(heads))
+            head = heads[-1] if heads else line_hash(chained[-1][0])
+        orphans = 0
+        for where, raw, r in lines:
+            if r.get("prev") != PENDING or not isinstance(r.get("seq"), int):
+                continue
+            completed = cls._complete_orphan(raw, head)
+            if completed is None:
+                continue
+            os.pwrite(fd, completed, where)
+            head, orphans = line_hash(completed), orphans + 1
+        if orphans:
+            os.fsync(fd)
+        return cls(head, last_seq, orphans)
+
+    @staticmethod
+    def _complete_orphan(raw: bytes, head: str) -> bytes | None:
+        """The line with ``prev`` = head, same length (taken from the padding)."""
+        marker = b'"prev":"' + PENDING.encode() + b'"'
+        grown = raw.replace(marker, b'"prev":"' + head.encode() + b'"')
+        extra = len(grown) - len(raw)
+        body = grown[:-1]
+        if grown.count(marker) or not body.endswith(b" " * extra):
+            return None
+        return body[:len(body) - extra] + b"}"

@@ -1,4 +1,4 @@
-"""``mystaff-proxy``: serve, demo, policy check (SPEC §4)."""
+"""``mystaff-proxy``: serve, demo, policy check, audit verify (SPEC §4)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     web.run_app(init_app(settings), host=settings.server.host, port=settings.server.port,
                 access_log=None, print=lambda s: print(s, flush=True))
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Exit 0 with a one-line summary when the chain holds; 1 naming the first broken line
+    (``PATH:LINE: ...``); 2 when a file cannot be read."""
+    from .audit_verify import ChainBroken, verify
+
+    paths = args.paths or [_load_settings(args.config).audit.path]
+    try:
+        summary = verify(paths)
+    except ChainBroken as exc:
+        print(exc)
+        return 1
+    except OSError as exc:
+        print(f"{exc.filename}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(summary.line(paths))
     return 0
 
 
@@ -177,6 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--online", action="store_true",
                        help="also check every name against the tenant (needs --config)")
     check.set_defaults(func=cmd_policy_check)
+    audit = sub.add_parser("audit", help="audit log tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser(
+        "verify", help="check that no line of the audit log was removed, changed or moved")
+    verify.add_argument("paths", nargs="*", metavar="PATH",
+                        help="audit files, oldest first (default: [audit] path of --config)")
+    verify.add_argument("--config", default=os.environ.get("MYSTAFF_CONFIG", "config.toml"))
+    verify.set_defaults(func=cmd_audit_verify)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -44,7 +44,7 @@ PASSWORDS = {
     "lead@e2e.example": "Lead-Pass-1!",
     "peer@e2e.example": "Peer-Pass-1!",
     "boss@e2e.example": "Boss-Pass-1!",
-    "southmgr@e2e.example": "Southmgr-Pass-1!",
+    "other.store@e2e.example": "Otherstore-Pass-1!",
     "grouplead@e2e.example": "Grouplead-Pass-1!",
 }
 

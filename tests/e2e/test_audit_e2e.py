@@ -43,7 +43,8 @@ def check_fields(record: dict[str, Any]) -> None:
         assert set(record["target"]) == {"id", "userPrincipalName"}
     assert set(record.get("detail", {})) <= DETAIL_KEYS
     assert set(record) <= {"time", "requestId", "event", "actor", "target", "location",
-                           "outcome", "reason", "detail"}
+                           "outcome", "reason", "detail", "seq", "prev"}
+    assert list(record)[-2:] == ["seq", "prev"]  # the chain (docs/audit.md), last
 
 
 async def one(stack: Stack, audit: AuditTail, m: Manager, method: str, path: str,

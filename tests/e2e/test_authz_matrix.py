@@ -37,13 +37,13 @@ TARGETS: dict[str, tuple[str, str | None]] = {
     "lead@e2e.example": ("ok", None),                               # lower: north, reset only
     "peer@e2e.example": ("protected", "protected_user"),            # equal
     "boss@e2e.example": ("protected", "protected_user"),            # higher: north and south
-    "southmgr@e2e.example": ("protected", "protected_user"),        # another location
+    "other.store@e2e.example": ("protected", "protected_user"),        # another location
     "grouplead@e2e.example": ("protected", "protected_user"),       # via a nested group
     # admins in waiting and owners
     "eligible@e2e.example": ("protected", "protected_user"),        # PIM-eligible GA
     "pimgroup@e2e.example": ("protected", "protected_user"),        # PIM for Groups eligible
-    "appowner@e2e.example": ("protected", "protected_user"),        # owns the proxy's app
-    "groupowner@e2e.example": ("protected", "protected_user"),      # owns a role group
+    "owner.app@e2e.example": ("protected", "protected_user"),        # owns the proxy's app
+    "owner.group@e2e.example": ("protected", "protected_user"),      # owns a role group
 }
 ACTIONS = ("view", "reset_password", "add_phone")
 

@@ -143,7 +143,7 @@ async def test_a_tenant_without_pim_has_no_eligibility(stack: Stack) -> None:
         assert status == 200, body
         assert stack.app[SERVICES].ops.pim_licensed is False
         # Still protected by everything else: the tenant-wide admin, the owner, the managers.
-        for upn in ("admin.tenant@e2e.example", "appowner@e2e.example", "peer@e2e.example"):
+        for upn in ("admin.tenant@e2e.example", "owner.app@e2e.example", "peer@e2e.example"):
             status, body, _ = await manager.call("POST", f"{API}/{uid(upn)}/password", {})
             assert (status, error_code(body)) == (403, "protected_user"), upn
     finally:

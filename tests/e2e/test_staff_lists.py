@@ -14,6 +14,10 @@ NORTH_USERS = {
     "staff1@e2e.example", "staff2@e2e.example", "staff3@e2e.example",
     "admin.tenant@e2e.example", "admin.scoped@e2e.example", "admin.group@e2e.example",
     "ceo@e2e.example", "vip@e2e.example",
+    # other managers, eligible admins and owners (tests/e2e/test_managers_protected.py)
+    "lead@e2e.example", "peer@e2e.example", "boss@e2e.example", "other.store@e2e.example",
+    "grouplead@e2e.example", "eligible@e2e.example", "pimgroup@e2e.example",
+    "owner.app@e2e.example", "owner.group@e2e.example",
 }
 SOUTH_USERS = {"south1@e2e.example"}
 NEVER_IN_NORTH = {"south1@e2e.example", "grouped@e2e.example", "viewer@e2e.example",
