@@ -1,0 +1,111 @@
+"""``mystaff-proxy policy check --online`` against the fake: names, PIM, owners, renames."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+from pathlib import Path
+
+import pytest
+from e2e_support import CLIENT_ID, CLIENT_SECRET, POLICY_TEMPLATE, render_policy, uid
+
+from fake_graph.embedded import RunningFake
+from fake_graph.server import Fault
+from mystaff_proxy.cli import main
+
+CEO = "ceo@e2e.example"
+
+
+def _config(fake: RunningFake, tmp: Path) -> Path:
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    path = tmp / "config.toml"
+    path.write_text(f"""
+[server]
+public_url = "http://127.0.0.1:8080"
+[tenant]
+id = "{fake.tenant_id}"
+authority_host = "{fake.url}"
+graph_url = "{fake.url}/v1.0"
+ca_file = "{fake.ca_file}"
+[app]
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+[session]
+secret = "{secret}"
+[audit]
+path = "{tmp / 'audit.jsonl'}"
+""")
+    return path
+
+
+def _check(policy: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["policy", "check", str(policy), "--config", str(config), "--online"])
+    return code, capsys.readouterr().out
+
+
+def test_a_good_policy_reports_pim_and_owners(e2e_fake: RunningFake, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    e2e_fake.fake.reset()
+    policy = render_policy(POLICY_TEMPLATE, tmp_path / "policy.yaml")
+    code, out = _check(policy, _config(e2e_fake, tmp_path), capsys)
+    assert code == 0, out
+    assert "PIM: licensed" in out
+    assert "owners of applications, service principals and role-assignable groups" in out
+    e2e_fake.fake.directory.pim_licensed = False
+    try:
+        code, out = _check(policy, _config(e2e_fake, tmp_path), capsys)
+    finally:
+        e2e_fake.fake.directory.pim_licensed = True
+    assert code == 0 and "PIM: not licensed in this tenant" in out
+
+
+def test_a_renamed_protected_user_is_named_with_the_id_still_protected(
+        e2e_fake: RunningFake, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    e2e_fake.fake.reset()
+    policy = render_policy(POLICY_TEMPLATE, tmp_path / "policy.yaml")
+    # what the proxy remembered while the UPN resolved (its file beside the audit log)
+    (tmp_path / "protected-ids.json").write_text(
+        json.dumps({"protectedUsers": {CEO: [uid(CEO)]}}))
+    directory = e2e_fake.fake.directory
+    user = directory.find_user(CEO)
+    del directory._upn_index[CEO]
+    user.user_principal_name = "cleo.c@e2e.example"
+    directory._upn_index["cleo.c@e2e.example"] = user.id
+    try:
+        code, out = _check(policy, _config(e2e_fake, tmp_path), capsys)
+    finally:
+        e2e_fake.fake.reset()
+    assert code == 1
+    assert f"protected user '{CEO}' no longer resolves (renamed?); the proxy still protects " \
+           f"the object id it had: {uid(CEO)} (now 'cleo.c@e2e.example')" in out
+
+
+def test_missing_permissions_are_reported(e2e_fake: RunningFake, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    policy = render_policy(POLICY_TEMPLATE, tmp_path / "policy.yaml")
+    for removed in ({"RoleEligibilitySchedule.Read.Directory", "RoleManagement.Read.Directory"},
+                    {"PrivilegedEligibilitySchedule.Read.AzureADGroup"}):
+        e2e_fake.fake.reset()
+        app = e2e_fake.fake.directory.applications[CLIENT_ID]
+        app.application_permissions = [p for p in app.application_permissions
+                                       if p not in removed]
+        try:
+            code, out = _check(policy, _config(e2e_fake, tmp_path), capsys)
+        finally:
+            e2e_fake.fake.reset()
+        assert code == 1 and "cannot read PIM eligibility (403" in out, (removed, out)
+
+
+def test_an_unreadable_owner_set_is_reported(e2e_fake: RunningFake, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    e2e_fake.fake.reset()
+    policy = render_policy(POLICY_TEMPLATE, tmp_path / "policy.yaml")
+    e2e_fake.fake.faults.add(Fault(path=re.compile(r"^/v1\.0/servicePrincipals"), status=403))
+    try:
+        code, out = _check(policy, _config(e2e_fake, tmp_path), capsys)
+    finally:
+        e2e_fake.fake.faults.clear()
+    assert code == 1 and "cannot read the owners of applications and role-assignable groups " \
+                         "(403" in out, out
