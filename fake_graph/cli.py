@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import signal
 import sys
 from collections.abc import Sequence
@@ -51,12 +52,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def is_loopback(host: str) -> bool:
+    """Only this machine can connect: a loopback address, or ``localhost``."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to tell someone who binds the fake where other machines can reach it."""
+    if is_loopback(host):
+        return None
+    return (f"fake-graph: WARNING: listening on {host}, reachable from other machines. "
+            "Anyone who can connect can read every account's password (/_fake/users), "
+            "reset or change the tenant (/_fake) and get tokens for any account. "
+            "Use --host 127.0.0.1 unless that is what you want.")
+
+
 async def _serve(fake: FakeGraph, args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tls_dir = None if args.no_tls else (args.tls_dir or DEFAULT_TLS_DIR)
+    warning = exposure_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     async with run_fake(fake=fake, tls_dir=tls_dir, host=args.host, port=args.port,
                         tls=not args.no_tls) as running:
         if running.ca_file:

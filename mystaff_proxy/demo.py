@@ -15,6 +15,7 @@ import logging
 import secrets
 import signal
 import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,27 @@ def demo_settings(*, public_url: str, fake_url: str, tenant_id: str, ca_file: st
     }, "demo", {}, generated_session_secret=True)
 
 
+def url_host(host: str) -> str:
+    """``host`` as it goes into a URL: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def demo_host_problem(host: str) -> str | None:
+    """Why the demo will not listen on ``host``, in one line; None when it may.
+
+    The demo serves plain http, its accounts' passwords are printed and published, and the
+    fake tenant beside it hands out passwords and tokens to whoever asks: it stays on this
+    machine (the README's "no network beyond loopback")."""
+    from fake_graph.cli import is_loopback
+
+    if is_loopback(host):
+        return None
+    return (f"mystaff-proxy demo: --host {host} is not a loopback address; the demo serves "
+            "plain http with published passwords, so it listens on this machine only "
+            "(127.0.0.1, ::1 or localhost). To open it from another device, forward a port "
+            "(ssh -L 8080:127.0.0.1:8080 THIS-HOST) or run `serve` with your own tenant.")
+
+
 def _free_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -72,7 +94,7 @@ async def running_demo(*, host: str = "127.0.0.1", port: int = 0,
     tmp = Path(workdir or tempfile.mkdtemp(prefix="mystaff-demo-"))
     sock = _free_socket(host, port)
     actual_port = sock.getsockname()[1]
-    public_url = f"http://{host}:{actual_port}"
+    public_url = f"http://{url_host(host)}:{actual_port}"
     async with run_fake(tls_dir=tmp / "tls") as fake:
         redirect = public_url + "/auth/callback"
 
@@ -98,6 +120,10 @@ async def running_demo(*, host: str = "127.0.0.1", port: int = 0,
 
 
 def run_demo(*, host: str = "127.0.0.1", port: int = 8080) -> int:
+    problem = demo_host_problem(host)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return asyncio.run(_main(host, port))
 
@@ -114,7 +140,7 @@ async def _main(host: str, port: int) -> int:
     except OSError as exc:
         if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             raise
-        print(f"cannot start the demo on {host}:{port}: {exc.strerror} "
+        print(f"cannot start the demo on {url_host(host)}:{port}: {exc.strerror} "
               "(try --port 0 or another port)", flush=True)
         return 1
     print("demo stopped", flush=True)
