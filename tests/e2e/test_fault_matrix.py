@@ -107,6 +107,11 @@ def calls_for(target_upn: str | None) -> dict[str, Call]:
         "batch.profile": Call("GET", rf"^/v1\.0/users/{t}$"),
         "batch.memberships": Call("GET", rf"^/v1\.0/users/{t}/transitiveMemberOf$"),
         "batch.roles": Call("GET", r"^/v1\.0/roleManagement/directory/roleAssignments$"),
+        "batch.eligible_roles": Call(
+            "GET", r"^/v1\.0/roleManagement/directory/roleEligibilityScheduleInstances$"),
+        "batch.eligible_groups": Call(
+            "GET", r"^/v1\.0/identityGovernance/privilegedAccess/group/"
+                   r"eligibilityScheduleInstances$"),
         "batch.phones": Call("GET", rf"^/v1\.0/users/{t}/authentication/phoneMethods$"),
         "list": Call("GET", rf"/administrativeUnits/{NORTH}/members/microsoft\.graph\.user$"),
         "patch_user": Call("PATCH", rf"^/v1\.0/users/{t}$"),
@@ -121,7 +126,8 @@ def calls_for(target_upn: str | None) -> dict[str, Call]:
 # -- actions -----------------------------------------------------------------------------------
 
 COMMON = ("app_token", "manager_standing", "manager_groups")
-TARGET = ("batch", "batch.member", "batch.profile", "batch.memberships", "batch.roles")
+TARGET = ("batch", "batch.member", "batch.profile", "batch.memberships", "batch.roles",
+          "batch.eligible_roles", "batch.eligible_groups")
 
 
 @dataclass(frozen=True)
