@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from e2e_checks import AuditTail, error_code, policy_variant, state
 from e2e_support import Stack, parse_forms, running_stack, uid
 
@@ -101,6 +102,28 @@ async def test_a_shift_lead_cannot_take_over_the_store_manager_through_the_page(
     [record] = audit.new()
     assert (record["event"], record["reason"], record["detail"]["why"]) == (
         "password_reset", "protected_user", "manager")
+
+
+@pytest.mark.parametrize("target", [PEER, BOSS, "eligible@e2e.example",
+                                    "pimgroup@e2e.example", "owner.app@e2e.example",
+                                    "owner.group@e2e.example"])
+async def test_the_page_offers_nothing_and_refuses_a_forged_change(stack: Stack,
+                                                                   target: str) -> None:
+    manager = await stack.manager(MANAGER)
+    before = state(stack, target)
+    base = stack.proxy_url + f"{PAGE}/{uid(target)}"
+    async with manager.session.get(base) as resp:
+        page = await resp.text()
+    assert resp.status == 200
+    assert not [a for a, _ in parse_forms(page) if "/password" in a or "/phones/" in a]
+    async with manager.session.get(stack.proxy_url + f"{PAGE}/{uid(STAFF)}/password") as resp:
+        fields = next(f for a, f in parse_forms(await resp.text()) if a.endswith("/password"))
+    for path, data in (("/password", fields),
+                       ("/phones/add", {**fields, "phoneType": "office",
+                                        "phoneNumber": "4255550188"})):
+        async with manager.session.post(base + path, data=data, allow_redirects=False) as resp:
+            assert resp.status == 403, (path, await resp.text())
+    assert state(stack, target) == before
 
 
 async def test_a_higher_manager_still_manages_a_lower_one(stack: Stack) -> None:
