@@ -16,6 +16,7 @@ from .request_keys import REQUEST_ID
 from .services import SERVICES, Services, audit_actor
 from .sessions import Session
 from .signin import SignInError
+from .web import posted_form
 
 log = logging.getLogger("mystaff_proxy")
 FLOW_COOKIE_MAX_AGE = 600
@@ -130,7 +131,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     svc = request.app[SERVICES]
     session = await svc.session_from(request)
     if session is not None:
-        form = await request.post()
+        form = await posted_form(request)  # {} when unreadable: no token, refused
         token = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
         if not secrets.compare_digest(token.encode(), session.csrf.encode()):
             await svc.audit_refusal(request[REQUEST_ID], audit_actor(session.oid, session.upn),

@@ -114,7 +114,7 @@ def change_page(event: EventType) -> Callable[[PageHandler], RouteHandler]:
     return lambda handler: _page(handler, event)
 
 
-async def _posted_form(request: web.Request) -> Mapping[str, Any]:
+async def posted_form(request: web.Request) -> Mapping[str, Any]:
     """The form, or nothing when it cannot be read (not UTF-8, an unknown charset, a broken
     multipart body: each was a 500): then no CSRF token can be read from it either."""
     try:
@@ -131,7 +131,7 @@ def _page(handler: PageHandler, event: EventType | None) -> RouteHandler:
             return _sign_in(request)
         request[SESSION] = session
         if request.method == "POST":
-            form = await _posted_form(request)
+            form = await posted_form(request)
             if not csrf_ok(form.get("csrf"), session):
                 principal = Principal(session.oid, session.upn)
                 if event is None:
