@@ -12,6 +12,7 @@ import logging
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from e2e_checks import AuditTail, bearer_call, error_code, user_token
@@ -141,8 +142,14 @@ async def test_one_record_per_action_and_refusal(stack: Stack) -> None:
                           "userPrincipalName": "mgr.oid@e2e.example"}
     assert r["requestId"] == headers["X-Request-ID"]
 
-    # a callback that does not finish a sign-in: one record, no actor
+    # a callback with a state nobody issued: counted in /metrics, never audited (anyone can
+    # send those); one that does not finish a sign-in that was started: one record, no actor
     status, _, _ = await m.call("GET", "/auth/callback?code=forged&state=forged")
+    assert status == 400 and audit.new() == []
+    async with m.session.get(f"{stack.proxy_url}/auth/login", allow_redirects=False) as resp:
+        state = parse_qs(urlsplit(resp.headers["Location"]).query)["state"][0]
+    status, _, _ = await m.call("GET", f"/auth/callback?error=access_denied&state={state}")
+    assert status == 400
     r = audit.one()
     check_fields(r)
     assert (r["event"], r["outcome"], r["actor"]) == (
