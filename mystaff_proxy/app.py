@@ -32,6 +32,7 @@ from .graph.credentials import AppToken, AsyncCredential, build_credential
 from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations
 from .metrics import METRICS_CONTENT_TYPE, Metrics, method_label
+from .owners import OwnerSet
 from .pages import Pages
 from .policy_runtime import PolicyRuntime
 from .ratelimit import MemoryRateLimiter, RateLimiter
@@ -197,7 +198,8 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                          retry_budget=settings.graph.retry_budget_seconds,
                          observer=metrics.observe_graph)
     ops = GraphOperations(client)
-    policy = PolicyRuntime(settings.policy.path, ops, metrics)
+    policy = PolicyRuntime(settings.policy.path, ops, metrics,
+                           remembered_ids_path=settings.remembered_ids_path)
     audit = AuditLog(settings.audit.path)
     secret = settings.session.secret_bytes
     limiter: RateLimiter = MemoryRateLimiter()
@@ -240,7 +242,9 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                              allowed_client_ids=settings.app.allowed_client_ids)
     staff = StaffService(ops=ops, policy=policy, audit=audit, limiter=limiter,
                          cursor_sealer=Sealer(secret, b"cursor-v1"),
-                         default_region=settings.phones.default_region)
+                         default_region=settings.phones.default_region,
+                         owners=OwnerSet(ops,
+                                         refresh_seconds=settings.graph.owners_refresh_seconds))
     return Services(settings=settings, http=http, app_token=app_token, ops=ops, policy=policy,
                     audit=audit, metrics=metrics, limiter=limiter, sessions=sessions,
                     signin=signin, bearer=bearer, staff=staff, pages=Pages(),
@@ -282,6 +286,13 @@ def init_app(settings: Settings, *, watch_policy: bool = True) -> web.Applicatio
             raise RuntimeError(f"policy refused: {svc.policy.last_error}")
         if watch_policy:
             svc.policy.start()
+        # The owner set (protected.owners) before the first change can need it; refreshed
+        # off the request path from here on. A failure is logged; changes wait for it.
+        try:
+            await asyncio.wait_for(svc.staff.owners.refresh(), timeout=30)
+        except TimeoutError:
+            log.warning("owners of applications and groups not loaded at start-up")
+        svc.staff.owners.start()
         # Warm what the first request would otherwise pay for: the app token and MSAL's
         # discovery document (failures here are not fatal: /readyz reports them).
         try:
@@ -302,6 +313,7 @@ def init_app(settings: Settings, *, watch_policy: bool = True) -> web.Applicatio
         for template in svc.pages.env.list_templates(extensions=["html"]):
             svc.pages.env.get_template(template)
         yield
+        await svc.staff.owners.stop()
         await svc.policy.stop()
         await svc.app_token.close()
         for close in svc.closers:

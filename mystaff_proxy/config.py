@@ -124,6 +124,9 @@ class SessionSettings:
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
     path: str = "policies/contoso.yaml"
+    #: Where the object ids of protected UPNs are remembered across renames and restarts;
+    #: "" = next to the audit log (``protected-ids.json``), or memory only when it is "-".
+    remembered_ids_path: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +144,7 @@ class GraphSettings:
     timeout_seconds: float = 10.0  # one Graph call
     retry_budget_seconds: float = 30.0  # all retries of one call, Retry-After included
     max_retries: int = 3
+    owners_refresh_seconds: float = 300.0  # the owner set (protected.owners) is this fresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +161,15 @@ class Settings:
     @property
     def redirect_uri(self) -> str:
         return self.server.public_url + "/auth/callback"
+
+    @property
+    def remembered_ids_path(self) -> str | None:
+        """The file of protected UPNs' remembered object ids (None: memory only)."""
+        if self.policy.remembered_ids_path:
+            return self.policy.remembered_ids_path
+        if self.audit.path == "-":
+            return None
+        return str(Path(self.audit.path).with_name("protected-ids.json"))
 
     @property
     def revocations_path(self) -> str:
@@ -191,10 +204,11 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
             "allowed_client_ids"),
     "session": ("secret", "max_age_minutes", "idle_minutes", "backend", "redis_url",
                 "account_recheck_seconds", "revocations_path"),
-    "policy": ("path",),
+    "policy": ("path", "remembered_ids_path"),
     "phones": ("default_region",),
     "audit": ("path",),
-    "graph": ("timeout_seconds", "retry_budget_seconds", "max_retries"),
+    "graph": ("timeout_seconds", "retry_budget_seconds", "max_retries",
+              "owners_refresh_seconds"),
 }
 _REQUIRED: Final = {("server", "public_url"), ("tenant", "id"), ("app", "client_id")}
 
@@ -349,6 +363,20 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
     return check
 
 
+def _client_ids(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return "must be a list of application (client) ids"
+    for item in value:
+        if not isinstance(item, str) or not _GUID_RE.fullmatch(item):
+            return (f"{item!r} is not an application (client) id, a GUID such as "
+                    "11111111-1111-1111-1111-111111111111")
+    return None
+
+
+def _lower_all(value: list[str]) -> tuple[str, ...]:
+    return tuple(v.lower() for v in value)
+
+
 def _metrics_token(value: Any) -> str | None:
     if isinstance(value, str) and (value == "" or (
             len(value) >= MIN_METRICS_TOKEN and value.isascii() and value.isprintable()
@@ -367,20 +395,6 @@ def _metrics_token_setting(c: _Checker, env: Mapping[str, str]) -> str:
             c.err("server", "metrics_token", f"(env {METRICS_TOKEN_ENV}) {problem}")
             return ""
     return token
-
-
-def _client_ids(value: Any) -> str | None:
-    if not isinstance(value, list):
-        return "must be a list of application (client) ids"
-    for item in value:
-        if not isinstance(item, str) or not _GUID_RE.fullmatch(item):
-            return (f"{item!r} is not an application (client) id, a GUID such as "
-                    "11111111-1111-1111-1111-111111111111")
-    return None
-
-
-def _lower_all(value: list[str]) -> tuple[str, ...]:
-    return tuple(v.lower() for v in value)
 
 
 def _region(value: Any) -> str | None:
@@ -481,7 +495,8 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
     )
     settings = Settings(
         server=server, tenant=tenant, app=app, session=session,
-        policy=PolicySettings(c.get("policy", "path", "policies/contoso.yaml", _nonempty)),
+        policy=PolicySettings(c.get("policy", "path", "policies/contoso.yaml", _nonempty),
+                              c.get("policy", "remembered_ids_path", "", _string)),
         phones=PhonesSettings(c.get("phones", "default_region", "US", _region, str.upper)),
         audit=AuditSettings(c.get("audit", "path", "audit.jsonl", _nonempty)),
         graph=GraphSettings(
@@ -490,6 +505,8 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
             retry_budget_seconds=float(c.get("graph", "retry_budget_seconds", 30.0,
                                              _number_range(0, 600))),
             max_retries=c.get("graph", "max_retries", 3, _int_range(0, 10)),
+            owners_refresh_seconds=float(c.get("graph", "owners_refresh_seconds", 300,
+                                               _number_range(10, 3600))),
         ),
     )
     if c.errors:

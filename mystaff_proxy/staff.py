@@ -28,6 +28,7 @@ from .audit import (
 from .errors import ApiError, audit_unavailable, from_change_error, from_graph_error
 from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations, PhoneMethod, StaffSummary, TargetSnapshot, is_guid
+from .owners import OwnerSet
 from .passwords import check_password, generate_password
 from .phones import InvalidPhoneNumber, is_valid_region, last_digits, normalize_phone
 from .policy import Action, ResolvedPolicy
@@ -110,8 +111,10 @@ class ManagerGroups:
 
 class StaffService:
     def __init__(self, *, ops: GraphOperations, policy: PolicyRuntime, audit: AuditLog,
-                 limiter: RateLimiter, cursor_sealer: Sealer, default_region: str) -> None:
+                 limiter: RateLimiter, cursor_sealer: Sealer, default_region: str,
+                 owners: OwnerSet) -> None:
         self._ops = ops
+        self.owners = owners
         self._policy = policy
         self._audit = audit
         self._limiter = limiter
@@ -260,7 +263,7 @@ class StaffService:
             except GraphError as exc:
                 await self._failed(caller, event, exc, location=loc, target_id=user_id)
             self._remember_snapshot(caller.request_id, au, snapshot)
-        facts = authz.TargetFacts.from_snapshot(snapshot)
+        facts = self._facts(snapshot)
         decision = authz.decide(authz.ActionRequest(caller.oid, grants, loc, action), facts,
                                 self._policy_in_force().protection)
         if not decision.allowed:
@@ -268,6 +271,18 @@ class StaffService:
             await self._refused(caller, event, decision.code or "not_found", location=loc,
                                 action=action, target=target, why=decision.why)
         return snapshot
+
+    def _facts(self, snapshot: TargetSnapshot) -> authz.TargetFacts:
+        """Graph's live answer, plus what the policy in force grants the target (a manager?)
+        and whether the target owns an app or a role-assignable group (the owner set)."""
+        target_grants = None
+        if snapshot.is_member:
+            profile = snapshot.profile
+            target_grants = self._policy_in_force().grants_of_target(
+                snapshot.user_id, profile.user_principal_name if profile else None,
+                snapshot.group_ids)
+        return authz.TargetFacts.from_snapshot(snapshot, target_grants=target_grants,
+                                               is_owner=self.owners.is_owner(snapshot.user_id))
 
     @staticmethod
     def _snapshot_of_this_request(request_id: str, au: str, user_id: str,
@@ -291,15 +306,15 @@ class StaffService:
                                      with_phones=True)
         grants = await self.grants(caller)
         policy = self._policy_in_force()
-        facts = authz.TargetFacts.from_snapshot(snapshot)
+        facts = self._facts(snapshot)
         actions = authz.allowed_actions(grants, loc, facts, policy.protection,
                                         manager_oid=caller.oid)
-        # Protection does not depend on what this location allows: ask as if it allowed
-        # everything, so a view-only or phone-only manager still learns (and hides) it.
-        probe = authz.decide(authz.ActionRequest(caller.oid, {loc: frozenset(Action)}, loc,
-                                                 Action.RESET_PASSWORD.value),
-                             facts, policy.protection)
-        protected_reason = probe.why if probe.code == "protected_user" else None
+        # Protection does not depend on what this location allows, so a view-only or
+        # phone-only manager still learns (and hides) it; whether another manager is
+        # outranked does depend on everything this manager holds.
+        probe = authz.protection_refusal(caller.oid, grants, facts, policy.protection)
+        protected_reason = probe.why if probe is not None and probe.code == "protected_user" \
+            else None
         profile = snapshot.profile
         assert profile is not None
         # A protected person's phone numbers are none of the manager's business.

@@ -58,6 +58,10 @@ RESETS_REMEMBERED: Final = 5
 PROTECTED_REASONS: Final = {
     "self": "You can't manage your own account here.",
     "admin": "Administrators can't be managed here.",
+    "eligible_admin": "Administrators can't be managed here.",
+    "owner": "This account owns applications or admin groups; contact your admin.",
+    "manager": "Managers can't be managed here by someone who doesn't manage more; "
+               "contact your admin.",
     "protected_user": "This account is protected; contact your admin.",
     "protected_group": "This account is protected; contact your admin.",
 }

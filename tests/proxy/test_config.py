@@ -247,3 +247,20 @@ def test_a_weak_metrics_token_is_named(value: Any, env: str | None) -> None:
     assert "at least 16 printable ASCII characters" in errors[0]
     if env:
         assert "(env MYSTAFF_METRICS_TOKEN)" in errors[0]
+
+
+def test_remembered_ids_path_defaults_beside_the_audit_log() -> None:
+    s = config_from_mapping(_data(audit={"path": "/var/log/mystaff/audit.jsonl"}), "c", {})
+    assert s.remembered_ids_path == "/var/log/mystaff/protected-ids.json"
+    s = config_from_mapping(_data(audit={"path": "-"}), "c", {})
+    assert s.remembered_ids_path is None  # memory only
+    s = config_from_mapping(_data(policy={"remembered_ids_path": "/srv/ids.json"}), "c", {})
+    assert s.remembered_ids_path == "/srv/ids.json"
+
+
+def test_owners_refresh_seconds() -> None:
+    assert config_from_mapping(_data(), "c", {}).graph.owners_refresh_seconds == 300
+    s = config_from_mapping(_data(graph={"owners_refresh_seconds": 60}), "c", {})
+    assert s.graph.owners_refresh_seconds == 60
+    errors = _errors(_data(graph={"owners_refresh_seconds": 5}))
+    assert len(errors) == 1 and "[graph] owners_refresh_seconds" in errors[0]
