@@ -145,6 +145,9 @@ class GraphSettings:
     retry_budget_seconds: float = 30.0  # all retries of one call, Retry-After included
     max_retries: int = 3
     owners_refresh_seconds: float = 300.0  # the owner set (protected.owners) is this fresh
+    #: Who Graph sees sending a change: "app" (the proxy's own identity) or "manager" (the
+    #: signed-in manager's delegated token, so that Entra checks the manager's own role too).
+    identity: str = "app"
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +211,7 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "phones": ("default_region",),
     "audit": ("path",),
     "graph": ("timeout_seconds", "retry_budget_seconds", "max_retries",
-              "owners_refresh_seconds"),
+              "owners_refresh_seconds", "identity"),
 }
 _REQUIRED: Final = {("server", "public_url"), ("tenant", "id"), ("app", "client_id")}
 
@@ -507,6 +510,7 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
             max_retries=c.get("graph", "max_retries", 3, _int_range(0, 10)),
             owners_refresh_seconds=float(c.get("graph", "owners_refresh_seconds", 300,
                                                _number_range(10, 3600))),
+            identity=c.get("graph", "identity", "app", _choice(("app", "manager"))),
         ),
     )
     if c.errors:

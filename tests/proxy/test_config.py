@@ -264,3 +264,11 @@ def test_owners_refresh_seconds() -> None:
     assert s.graph.owners_refresh_seconds == 60
     errors = _errors(_data(graph={"owners_refresh_seconds": 5}))
     assert len(errors) == 1 and "[graph] owners_refresh_seconds" in errors[0]
+
+
+def test_graph_identity() -> None:
+    assert config_from_mapping(_data(), "c", {}).graph.identity == "app"
+    s = config_from_mapping(_data(graph={"identity": "manager"}), "c", {})
+    assert s.graph.identity == "manager"
+    errors = _errors(_data(graph={"identity": "user"}))
+    assert len(errors) == 1 and "[graph] identity" in errors[0] and "'manager'" in errors[0]
