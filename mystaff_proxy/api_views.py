@@ -47,7 +47,7 @@ async def authenticate(request: web.Request, *, unsafe: bool,
         if not await svc.still_in_good_standing(request_id, Principal(user.oid, user.upn),
                                                 user.issued_at, None):
             raise ApiError("unauthenticated")
-        return Caller(user.oid, user.upn, user.name, request_id)
+        return Caller(user.oid, user.upn, user.name, request_id, assertion=token.strip())
     session = await svc.session_from(request)
     if session is None:
         raise ApiError("unauthenticated")
@@ -63,7 +63,7 @@ async def authenticate(request: web.Request, *, unsafe: bool,
             raise ApiError("csrf_failed")
     if not await svc.session_in_good_standing(request_id, session):
         raise ApiError("unauthenticated")
-    return Caller(session.oid, session.upn, session.name, request_id)
+    return Caller(session.oid, session.upn, session.name, request_id, session_id=session.sid)
 
 
 def api(handler: Handler) -> RouteHandler:
@@ -186,9 +186,13 @@ async def staff_profile(request: web.Request, caller: Caller) -> web.StreamRespo
 
 @api_change(EventType.PASSWORD_RESET)
 async def reset_password(request: web.Request, caller: Caller) -> web.StreamResponse:
-    password = await request.app[SERVICES].staff.reset_password(
+    reset = await request.app[SERVICES].staff.reset_password(
         caller, request.match_info["loc"], request.match_info["userId"], await _body(request))
-    response = _json({"temporaryPassword": password, "forceChangePasswordNextSignIn": True})
+    answer: dict[str, Any] = {"temporaryPassword": reset.password,
+                              "forceChangePasswordNextSignIn": True}
+    if not reset.confirmed:
+        answer["confirmed"] = False
+    response = _json(answer)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -26,6 +26,12 @@ from .audit import AuditLog
 from .auth_views import callback, login, logout
 from .bearer import BearerValidator, JwksCache, V1Metadata
 from .config import Settings, is_loopback_host
+from .delegation import (
+    GRAPH_CHANGE_SCOPES,
+    DelegatedTokenStore,
+    Delegation,
+    MemoryDelegatedTokens,
+)
 from .errors import ApiError
 from .graph.client import GraphClient
 from .graph.credentials import AppToken, AsyncCredential, build_credential
@@ -102,6 +108,10 @@ def _error_answer(request: web.Request, exc: ApiError) -> web.Response:
     if request.path.startswith("/api/"):
         return web.json_response(exc.body(request[REQUEST_ID]), status=exc.status,
                                  headers=exc.headers())
+    if exc.code == "reauthentication_required":
+        # Sign in again, then back to the same form (a GET of the path that was posted).
+        return web.Response(status=303, headers={
+            "Location": f"/auth/login?{urlencode({'next': request.path})}"})
     return request.app[SERVICES].pages.error(request, exc.code, detail=exc.message,
                                              retry_after=exc.retry_after)
 
@@ -205,13 +215,21 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
     limiter: RateLimiter = MemoryRateLimiter()
     revocations: RevocationStore
     flows: FlowStore | None = None
+    delegated: DelegatedTokenStore = MemoryDelegatedTokens()
     closers: list[Callable[[], Awaitable[Any]]] = []
     if settings.session.backend == "redis":
         # Several instances: revocations, rate limits and pending sign-ins are shared.
-        from .redis_store import RedisFlowStore, RedisRateLimiter, RedisRevocations, connect
+        from .redis_store import (
+            RedisDelegatedTokens,
+            RedisFlowStore,
+            RedisRateLimiter,
+            RedisRevocations,
+            connect,
+        )
 
         redis = connect(settings.session.redis_url)
         limiter, revocations = RedisRateLimiter(redis), RedisRevocations(redis)
+        delegated = RedisDelegatedTokens(redis)
         flows = RedisFlowStore(redis, Sealer(secret, b"flow-v1"))
         closers.append(redis.aclose)
     else:
@@ -230,7 +248,15 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
     signin = SignIn(client_id=settings.app.client_id, authority=settings.authority,
                     tenant_id=settings.tenant.id, redirect_uri=settings.redirect_uri,
                     client_credential=credential_for_signin, ca_file=settings.tenant.ca_file,
-                    flows=flows)
+                    flows=flows,
+                    scopes=GRAPH_CHANGE_SCOPES if settings.graph.identity == "manager" else ())
+    delegation: Delegation | None = None
+    if settings.graph.identity == "manager":
+        # Changes go to Graph as the manager: their tokens, sealed, ending with the session.
+        delegation = Delegation(app=signin.app, store=delegated,
+                                sealer=Sealer(secret, b"delegated-v1"),
+                                session_seconds=sessions.max_age)
+        sessions.on_end.append(delegation.forget)
     jwks = JwksCache(f"{settings.authority}/discovery/v2.0/keys", http,
                      timeout=settings.graph.timeout_seconds)
     bearer = BearerValidator(jwks=jwks, tenant_id=settings.tenant.id,
@@ -244,13 +270,16 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                          cursor_sealer=Sealer(secret, b"cursor-v1"),
                          default_region=settings.phones.default_region,
                          owners=OwnerSet(ops,
-                                         refresh_seconds=settings.graph.owners_refresh_seconds))
+                                         refresh_seconds=settings.graph.owners_refresh_seconds),
+                         delegation=delegation,
+                         operation_wait=settings.graph.timeout_seconds)
     return Services(settings=settings, http=http, app_token=app_token, ops=ops, policy=policy,
                     audit=audit, metrics=metrics, limiter=limiter, sessions=sessions,
                     signin=signin, bearer=bearer, staff=staff, pages=Pages(),
                     standing=ManagerStanding(
                         ops, max_age=settings.session.account_recheck_seconds),
-                    csp=content_security_policy(settings.tenant.authority_host), closers=closers)
+                    csp=content_security_policy(settings.tenant.authority_host), closers=closers,
+                    delegation=delegation)
 
 
 def _certificate_credential(path: str) -> dict[str, str]:

@@ -112,6 +112,15 @@ async def callback(request: web.Request) -> web.StreamResponse:
         await svc.sessions.end(previous)
     session = Session.new(oid=user.oid, upn=user.upn, name=user.name, tid=user.tid,
                           signed_in_at=user.issued_at)
+    if svc.delegation is not None:
+        # Manager mode: what Entra just granted, kept on the server for this session only.
+        try:
+            await svc.delegation.remember(session.sid, user.tokens or {})
+        except Exception as exc:  # no token granted, or the shared store is down
+            log.warning("sign-in without a delegated token: %s", type(exc).__name__)
+            return svc.pages.error(request, "sign_in_failed",
+                                   detail="Microsoft Entra did not let My Staff act for you; "
+                                   "ask IT to grant the app's delegated permission.")
     if not await _record(request, EventType.SIGN_IN, audit_actor(user.oid, user.upn)):
         # No session without its sign-in record (SPEC §9): the manager is told, IT alerted.
         return svc.pages.error(request, "upstream_unavailable",

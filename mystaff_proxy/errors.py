@@ -28,6 +28,9 @@ from .graph.exceptions import (
 CODES: Final[dict[str, int]] = {
     "unauthenticated": 401,
     "csrf_failed": 403,
+    # Entra wants the manager to sign in again before it acts as them (manager mode); the
+    # body names where: ``reauthUrl``.
+    "reauthentication_required": 401,
     "insufficient_permissions": 403,
     "not_found": 404,
     "forbidden": 403,
@@ -47,6 +50,8 @@ CODES: Final[dict[str, int]] = {
 MESSAGES: Final[dict[str, str]] = {
     "unauthenticated": "You are not signed in, or your session has ended; sign in again.",
     "csrf_failed": "This form has expired; reload the page and try again.",
+    "reauthentication_required": "Please sign in again to confirm it is you; nothing was "
+                                 "changed.",
     "insufficient_permissions": "You do not manage any location; ask IT if you think you should.",
     "not_found": "Not found; check the link, or go back to your staff list.",
     "forbidden": "You may see this person but not do this here; ask IT if you need to.",
@@ -74,7 +79,7 @@ class ApiError(Exception):
     """An error answer of the JSON API: ``{"error": {"code", "message", "requestId"}}``."""
 
     def __init__(self, code: str, message: str | None = None, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, reauth_url: str | None = None) -> None:
         if code not in CODES:
             raise ValueError(f"unknown API error code {code!r}")
         if status is None:
@@ -88,6 +93,7 @@ class ApiError(Exception):
         self.message = message if message is not None else MESSAGES[code]
         self.status = status
         self.retry_after = retry_after
+        self.reauth_url = reauth_url  # reauthentication_required: where to sign in again
         super().__init__(f"{status} {code}: {self.message}")
 
     @classmethod
@@ -103,7 +109,10 @@ class ApiError(Exception):
         return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
     def body(self, request_id: str) -> dict[str, Any]:
-        return error_body(self.code, self.message, request_id)
+        body = error_body(self.code, self.message, request_id)
+        if self.reauth_url is not None:
+            body["error"]["reauthUrl"] = self.reauth_url
+        return body
 
 
 def audit_unavailable() -> ApiError:

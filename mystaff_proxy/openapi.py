@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 ERROR_CODES = [
-    "unauthenticated", "csrf_failed", "insufficient_permissions", "not_found", "forbidden",
-    "protected_user", "invalid_request", "invalid_phone_number", "password_rejected",
+    "unauthenticated", "csrf_failed", "reauthentication_required", "insufficient_permissions",
+    "not_found", "forbidden", "protected_user", "invalid_request", "invalid_phone_number",
+    "password_rejected",
     "rate_limited", "conflict", "upstream_unavailable", "internal_error",
 ]
 PHONE_TYPES = ["mobile", "alternateMobile", "office"]
@@ -87,7 +88,10 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
             "type": "object", "required": ["code", "message", "requestId"],
             "additionalProperties": False,
             "properties": {"code": {"type": "string", "enum": ERROR_CODES},
-                           "message": {"type": "string"}, "requestId": {"type": "string"}},
+                           "message": {"type": "string"}, "requestId": {"type": "string"},
+                           "reauthUrl": {"type": "string", "description":
+                                         "reauthentication_required: sign in again here, "
+                                         "then retry"}},
         }},
     }
     me = {
@@ -174,7 +178,12 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
                     "required": ["temporaryPassword", "forceChangePasswordNextSignIn"],
                     "additionalProperties": False,
                     "properties": {"temporaryPassword": {"type": "string"},
-                                   "forceChangePasswordNextSignIn": {"const": True}}},
+                                   "forceChangePasswordNextSignIn": {"const": True},
+                                   "confirmed": {"type": "boolean", "description":
+                                                 "false: Entra accepted the reset but the "
+                                                 "manager's role may not confirm it (manager "
+                                                 "mode); the password is set all the same "
+                                                 "unless Entra fails it later"}}},
                     "The temporary password, shown once")} | _COMMON_WRITE}},
             "/api/v1/locations/{loc}/staff/{userId}/phone-methods": {"post": {
                 "operationId": "addPhone", "summary": "Add a phone number",

@@ -82,6 +82,34 @@ class RedisRevocations:
             return True  # cannot tell: treat the session as ended
 
 
+class RedisDelegatedTokens:
+    """Manager mode with several instances: each session's delegated tokens, sealed by the
+    caller (``Delegation``) before they reach Redis, expiring with the session."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._redis = client
+
+    async def put(self, sid: str, blob: str, ttl: float) -> None:
+        try:
+            await self._redis.set(f"{_PREFIX}delegated:{sid}", blob.encode(),
+                                  ex=max(1, math.ceil(ttl)))
+        except RedisError as exc:
+            raise RedisUnavailable(type(exc).__name__) from None
+
+    async def get(self, sid: str) -> str | None:
+        try:
+            raw = await self._redis.get(f"{_PREFIX}delegated:{sid}")
+        except RedisError:
+            return None  # cannot tell: the manager signs in again (fail closed)
+        return raw.decode() if isinstance(raw, bytes) else None
+
+    async def delete(self, sid: str) -> None:
+        try:
+            await self._redis.delete(f"{_PREFIX}delegated:{sid}")
+        except RedisError as exc:
+            raise RedisUnavailable(type(exc).__name__) from None
+
+
 class RedisRateLimiter:
     def __init__(self, client: aioredis.Redis) -> None:
         self._redis = client

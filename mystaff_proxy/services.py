@@ -27,6 +27,7 @@ from .standing import ManagerStanding
 
 if TYPE_CHECKING:
     from .bearer import BearerValidator
+    from .delegation import Delegation
     from .pages import Pages
 
 
@@ -53,6 +54,8 @@ class Services:
     # Called at shutdown (e.g. the shared store's connection pool).
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     csp: str = "default-src 'none'"  # the Content-Security-Policy header (app.py builds it)
+    #: Manager mode: the signed-in managers' delegated Graph tokens (None: app mode).
+    delegation: Delegation | None = None
 
     @property
     def cookie_secure(self) -> bool:

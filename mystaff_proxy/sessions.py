@@ -20,7 +20,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
@@ -226,6 +226,9 @@ class SessionManager:
         self.max_age = max_age
         self.idle = idle
         self.revocations = revocations
+        #: Called with the session id whenever a session ends (sign-out, revocation in
+        #: Entra, a new sign-in): manager mode forgets that session's delegated tokens.
+        self.on_end: list[Callable[[str], Awaitable[None]]] = []
 
     def encode(self, session: Session) -> str:
         return self._sealer.seal(asdict(session))
@@ -257,3 +260,5 @@ class SessionManager:
 
     async def end(self, session: Session) -> None:
         await self.revocations.revoke(session.sid, session.created + self.max_age)
+        for hook in self.on_end:
+            await hook(session.sid)

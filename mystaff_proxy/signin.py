@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -53,6 +53,16 @@ class SignedInUser:
     name: str
     tid: str
     issued_at: float  # the ID token's iat: Entra's clock, for revocation checks
+    #: Manager mode: MSAL's token answer (access and refresh token for Graph). Never logged.
+    tokens: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+
+class _NoTokenCache(msal.TokenCache):  # type: ignore[misc]
+    """MSAL keeps every redeemed token in its in-memory cache, for every user, for ever. The
+    proxy keeps what it needs itself (sessions; manager mode's sealed delegated tokens)."""
+
+    def add(self, event: dict[str, Any], now: Any = None) -> None:
+        return None
 
 
 class FlowStore(Protocol):
@@ -129,7 +139,7 @@ class SignIn:
 
     def __init__(self, *, client_id: str, authority: str, tenant_id: str, redirect_uri: str,
                  client_credential: str | dict[str, str] | None, ca_file: str = "",
-                 flows: FlowStore | None = None) -> None:
+                 flows: FlowStore | None = None, scopes: tuple[str, ...] = ()) -> None:
         self._client_id = client_id
         self._authority = authority
         self._tenant_id = tenant_id.lower()
@@ -139,6 +149,8 @@ class SignIn:
         self._app: msal.ConfidentialClientApplication | None = None
         self._flows: FlowStore = flows or MemoryFlowStore()
         self._lock = asyncio.Lock()
+        #: Graph scopes asked at sign-in (manager mode: what a change needs), else none.
+        self.scopes = scopes
 
     def _build_app(self) -> msal.ConfidentialClientApplication:
         http = requests.Session()
@@ -154,7 +166,9 @@ class SignIn:
             authority=self._authority,
             instance_discovery=host in _WELL_KNOWN_HOSTS,
             http_client=http,
-            exclude_scopes=["offline_access"],
+            # A refresh token only when the proxy will act as the manager (manager mode).
+            exclude_scopes=[] if self.scopes else ["offline_access"],
+            token_cache=_NoTokenCache(),
             timeout=10,
         )
 
@@ -174,13 +188,17 @@ class SignIn:
     async def warm_up(self) -> None:
         await self._app_instance()
 
+    async def app(self) -> msal.ConfidentialClientApplication:
+        """MSAL's application (built once): manager mode refreshes and exchanges with it."""
+        return await self._app_instance()
+
     async def start(self, *, browser: str, next_path: str, address: str,
                     login_hint: str | None = None) -> str:
         """The authorize URL to send the browser to; the flow is kept until the callback,
         counted against ``address`` (the client's address block)."""
         app = await self._app_instance()
         flow: dict[str, Any] = await asyncio.to_thread(
-            app.initiate_auth_code_flow, [], redirect_uri=self._redirect_uri,
+            app.initiate_auth_code_flow, list(self.scopes), redirect_uri=self._redirect_uri,
             # query, not form_post: the callback must carry our SameSite=Lax flow cookie,
             # which browsers do not send on a cross-site POST.
             login_hint=login_hint, response_mode="query",
@@ -229,5 +247,6 @@ class SignIn:
         iat = claims.get("iat")
         user = SignedInUser(oid=oid, upn=str(claims.get("preferred_username", "")),
                             name=str(claims.get("name", "")), tid=tid,
-                            issued_at=float(iat) if isinstance(iat, int | float) else time.time())
+                            issued_at=float(iat) if isinstance(iat, int | float) else time.time(),
+                            tokens=result if self.scopes else None)
         return user, str(pending["next"])

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextvars
 import re
 import time
-from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 from . import authz
@@ -25,9 +25,17 @@ from .audit import (
     PendingRecord,
     Principal,
 )
+from .delegation import Delegation, ReauthenticationRequired
 from .errors import ApiError, audit_unavailable, from_change_error, from_graph_error
-from .graph.exceptions import GraphError
-from .graph.operations import GraphOperations, PhoneMethod, StaffSummary, TargetSnapshot, is_guid
+from .graph.exceptions import GraphError, GraphForbidden, GraphUnauthorized
+from .graph.operations import (
+    GraphOperations,
+    PhoneMethod,
+    ResetFailed,
+    StaffSummary,
+    TargetSnapshot,
+    is_guid,
+)
 from .owners import OwnerSet
 from .passwords import check_password, generate_password
 from .phones import InvalidPhoneNumber, is_valid_region, last_digits, normalize_phone
@@ -59,10 +67,29 @@ class Caller:
     upn: str
     name: str
     request_id: str
+    #: How Graph can be asked to act as this caller (manager mode): the session's id, or the
+    #: bearer token itself for on-behalf-of. Never logged.
+    session_id: str | None = field(default=None, repr=False)
+    assertion: str | None = field(default=None, repr=False)
 
     @property
     def principal(self) -> Principal:
         return Principal(self.oid, self.upn)
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    """A reset's answer: the temporary password, shown once; ``confirmed`` False when Entra
+    accepted it but the manager's role may not read its outcome (manager mode)."""
+
+    password: str
+    confirmed: bool = True
+
+
+GRAPH_DENIED_MESSAGE = ("Microsoft Entra refused this change: your own Entra role does not "
+                        "cover this person. Nothing was changed; ask IT to check your role.")
+RESET_FAILED_MESSAGE = ("Microsoft Entra reports that the reset failed; the password was not "
+                        "changed. Try again, or contact IT.")
 
 
 @dataclass(frozen=True)
@@ -112,9 +139,13 @@ class ManagerGroups:
 class StaffService:
     def __init__(self, *, ops: GraphOperations, policy: PolicyRuntime, audit: AuditLog,
                  limiter: RateLimiter, cursor_sealer: Sealer, default_region: str,
-                 owners: OwnerSet) -> None:
+                 owners: OwnerSet, delegation: Delegation | None = None,
+                 operation_wait: float = 10.0) -> None:
         self._ops = ops
         self.owners = owners
+        #: Manager mode: changes go to Graph as the manager (None: as the app).
+        self._delegation = delegation
+        self._operation_wait = operation_wait
         self._policy = policy
         self._audit = audit
         self._limiter = limiter
@@ -324,7 +355,7 @@ class StaffService:
                            protected_reason)
 
     async def reset_password(self, caller: Caller, loc: str, user_id: str,
-                             body: Any) -> str:
+                             body: Any) -> PasswordReset:
         event = EventType.PASSWORD_RESET
         snapshot = await self._check(caller, loc, user_id, Action.RESET_PASSWORD.value, event,
                                      with_phones=False)
@@ -343,12 +374,22 @@ class StaffService:
         await self._take(caller, event, f"reset:{caller.oid}",
                          self._policy_in_force().policy.limits
                          .password_resets_per_manager_per_hour, loc, target)
+        # Manager mode too: the proxy's own password (Graph's choice would ignore the
+        # policy's length), sent as resetPassword's newPassword.
         password = typed if isinstance(typed, str) else generate_password(
             rules.length, upn=profile.user_principal_name, display_name=profile.display_name)
         detail = {"method": "manager_entered" if typed is not None else "generated"}
-        await self._change(caller, event, loc, target, detail,
-                           self._ops.reset_password(snapshot.user_id, password))
-        return password
+        token = await self._delegated_token(caller, event, loc, target)
+        if token is None:
+            await self._change(caller, event, loc, target, detail,
+                               self._ops.reset_password(snapshot.user_id, password))
+            return PasswordReset(password)
+        confirmed = await self._change(
+            caller, event, loc, target, detail,
+            self._ops.reset_password_as_manager(snapshot.user_id, password, token,
+                                                wait_seconds=self._operation_wait),
+            detail_after=lambda ok: None if ok else {"operation": "unconfirmed"})
+        return PasswordReset(password, confirmed)
 
     async def add_phone(self, caller: Caller, loc: str, user_id: str,
                         body: Any) -> PhoneMethod:
@@ -369,9 +410,10 @@ class StaffService:
             await self._refused(caller, event, "conflict", location=loc, target=target,
                                 phoneType=phone_type)
         detail = {"phoneType": phone_type, "phoneLast2": last_digits(number)}
+        token = await self._delegated_token(caller, event, loc, target)
         stored: PhoneMethod = await self._change(
             caller, event, loc, target, detail,
-            self._ops.add_phone(snapshot.user_id, phone_type, number))
+            self._ops.add_phone(snapshot.user_id, phone_type, number, token=token))
         return stored
 
     async def change_phone(self, caller: Caller, loc: str, user_id: str, phone_type: str,
@@ -387,8 +429,10 @@ class StaffService:
         await self._take_phone_change(caller, event, loc, target)
         detail = {"phoneType": phone_type, "phoneLast2": last_digits(number),
                   "previousPhoneLast2": last_digits(current.phone_number)}
+        token = await self._delegated_token(caller, event, loc, target)
         await self._change(caller, event, loc, target, detail,
-                           self._ops.update_phone(snapshot.user_id, phone_type, number))
+                           self._ops.update_phone(snapshot.user_id, phone_type, number,
+                                                  token=token))
         # Graph answers 204: the state is the one read in the check, the number ours.
         return PhoneMethod(phone_type, number, current.sms_sign_in_state)
 
@@ -404,8 +448,9 @@ class StaffService:
             await self._refused(caller, event, "conflict", location=loc, target=target,
                                 phoneType=phone_type)  # Graph's 409, as in add_phone
         detail = {"phoneType": phone_type, "phoneLast2": last_digits(current.phone_number)}
+        token = await self._delegated_token(caller, event, loc, target)
         await self._change(caller, event, loc, target, detail,
-                           self._ops.delete_phone(snapshot.user_id, phone_type))
+                           self._ops.delete_phone(snapshot.user_id, phone_type, token=token))
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -453,7 +498,8 @@ class StaffService:
     async def _refused(self, caller: Caller, event: EventType, code: str, *,
                        location: str | None = None, target: Principal | None = None,
                        action: str | None = None, why: str | None = None,
-                       retry_after: float | None = None, **detail: Any) -> NoReturn:
+                       retry_after: float | None = None, reauth_url: str | None = None,
+                       **detail: Any) -> NoReturn:
         extra = {k: v for k, v in detail.items() if v is not None}
         if action is not None and event is EventType.ACCESS_DENIED:
             extra["action"] = action
@@ -463,7 +509,7 @@ class StaffService:
             request_id=caller.request_id, event=event, actor=caller.principal,
             outcome=Outcome.DENIED, target=target, location=location, reason=code,
             detail=extra or None))
-        raise ApiError(code, retry_after=retry_after)
+        raise ApiError(code, retry_after=retry_after, reauth_url=reauth_url)
 
     async def _failed(self, caller: Caller, event: EventType, exc: GraphError, *,
                       location: str | None = None, target: Principal | None = None,
@@ -480,9 +526,31 @@ class StaffService:
             target=target, location=location, reason=error.code, detail=extra))
         raise error
 
+    async def _delegated_token(self, caller: Caller, event: EventType, loc: str,
+                               target: Principal) -> str | None:
+        """Manager mode: the manager's delegated Graph token for this change (None: app
+        mode). Entra asking for a new sign-in is refused ``reauthentication_required``
+        (audited, nothing sent); the identity platform failing fails the change."""
+        if self._delegation is None:
+            return None
+        try:
+            if caller.assertion is not None:
+                return await self._delegation.for_assertion(caller.assertion)
+            if caller.session_id is not None:
+                return await self._delegation.for_session(caller.session_id)
+            raise ReauthenticationRequired("no_delegation")
+        except ReauthenticationRequired as exc:
+            await self._refused(caller, event, "reauthentication_required", location=loc,
+                                target=target, why=exc.why,
+                                reauth_url=reauth_url(caller))
+        except GraphError as exc:
+            await self._failed(caller, event, exc, location=loc, target=target)
+
     async def _change(self, caller: Caller, event: EventType, loc: str, target: Principal,
-                      detail: dict[str, Any], change: Coroutine[Any, Any, _T]) -> _T:
-        """Send a change to Graph between its audit record's two writes (audit.begin)."""
+                      detail: dict[str, Any], change: Coroutine[Any, Any, _T], *,
+                      detail_after: Callable[[_T], dict[str, Any] | None] | None = None) -> _T:
+        """Send a change to Graph between its audit record's two writes (audit.begin).
+        ``detail_after``: what the outcome adds to the record (e.g. "unconfirmed")."""
         _REQUEST_SNAPSHOT.set(None)  # after a change, a check in this request reads afresh
         try:
             pending = await self._audit.begin(AuditEvent(
@@ -495,17 +563,37 @@ class StaffService:
         try:
             result = await change
         except GraphError as exc:
-            error = from_change_error(exc)
-            outcome = Outcome.DENIED if error.code in ("not_found", "conflict") \
+            error, reason = self._change_error(exc)
+            outcome = Outcome.DENIED if error.code in ("not_found", "conflict", "forbidden",
+                                                       "reauthentication_required") \
                 else Outcome.FAILED
-            await self._finish(pending, outcome, error.code, {"graphStatus": exc.status})
+            await self._finish(pending, outcome, reason, {"graphStatus": exc.status})
             raise error from None
         except BaseException:
             # Cancelled (client gone, shutdown): the record stays "interrupted", as is true.
             await self._finish(pending, Outcome.FAILED, "interrupted")
             raise
-        await self._finish(pending, Outcome.SUCCESS)
+        await self._finish(pending, Outcome.SUCCESS, None,
+                           detail_after(result) if detail_after is not None else None)
         return result
+
+    def _change_error(self, exc: GraphError) -> tuple[ApiError, str]:
+        """The answer for a change Graph did not carry out, and the audit record's reason.
+
+        Manager mode: Graph refusing the manager (403) is Entra's own role check saying no —
+        ``graph_denied``, answered ``forbidden`` in a sentence a manager understands; Graph
+        refusing the manager's token (401) asks for a new sign-in."""
+        if self._delegation is not None:
+            if isinstance(exc, GraphForbidden):
+                return ApiError("forbidden", GRAPH_DENIED_MESSAGE), "graph_denied"
+            if isinstance(exc, GraphUnauthorized):
+                error = ApiError("reauthentication_required", reauth_url="/auth/login")
+                return error, error.code
+        if isinstance(exc, ResetFailed):
+            error = ApiError.upstream("bad_gateway", RESET_FAILED_MESSAGE)
+            return error, "operation_failed"
+        error = from_change_error(exc)
+        return error, error.code
 
     @staticmethod
     async def _finish(pending: PendingRecord, outcome: Outcome, reason: str | None = None,
@@ -515,6 +603,12 @@ class StaffService:
         except AuditUnavailable:
             raise ApiError.upstream("unavailable", "The change was sent, but its audit record "
                                     "could not be completed. Contact IT.") from None
+
+
+def reauth_url(caller: Caller) -> str:
+    """Where a manager signs in again (a bearer caller gets a new token from its own client
+    instead, through the same sign-in)."""
+    return "/auth/login"
 
 
 def _target(snapshot: TargetSnapshot) -> Principal:

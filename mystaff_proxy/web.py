@@ -145,7 +145,8 @@ def _page(handler: PageHandler, event: EventType | None) -> RouteHandler:
                 raise ApiError("csrf_failed")
         if not await svc.session_in_good_standing(request[REQUEST_ID], session):
             return _signed_out(request)
-        caller = Caller(session.oid, session.upn, session.name, request[REQUEST_ID])
+        caller = Caller(session.oid, session.upn, session.name, request[REQUEST_ID],
+                        session_id=session.sid)
         response = await handler(request, caller)
         renewed = request.get(RENEWED_SESSION)
         renewed = svc.sessions.touched(renewed or session) or renewed
@@ -357,7 +358,7 @@ async def password_reset(request: web.Request, caller: Caller) -> web.StreamResp
     mode = "enter" if _text(form, "mode") == "enter" else "generate"
     body = {"password": _text(form, "password")} if mode == "enter" else {}
     try:
-        password = await _svc(request).staff.reset_password(
+        reset = await _svc(request).staff.reset_password(
             caller, view.location.id, view.profile.id, body)
     except ApiError as exc:
         if exc.code not in FORM_ERRORS:
@@ -367,7 +368,8 @@ async def password_reset(request: web.Request, caller: Caller) -> web.StreamResp
         request[RENEWED_SESSION] = replace(
             request.get(RENEWED_SESSION) or session,
             extra={**session.extra, RESETS_DONE: [*done, once][-RESETS_REMEMBERED:]})
-    response = _render(request, "password_done.html", view=view, password=password)
+    response = _render(request, "password_done.html", view=view, password=reset.password,
+                       confirmed=reset.confirmed)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -56,6 +56,11 @@ class BatchRequest:
     depends_on: tuple[str, ...] = ()
 
 
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Graph's ``Retry-After`` in seconds, or None when absent or unreadable."""
+    return _retry_after(headers)
+
+
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("Retry-After") or headers.get("retry-after")
     if value is None:
@@ -116,8 +121,9 @@ class GraphClient:
 
     async def _send_once(self, method: str, url: str, params: Mapping[str, str] | None,
                          body: Any, headers: Mapping[str, str] | None, op: str,
-                         force_token: bool = False) -> GraphResponse:
-        token = await self._app_token(force_token)
+                         force_token: bool = False,
+                         delegated: str | None = None) -> GraphResponse:
+        token = delegated if delegated is not None else await self._app_token(force_token)
         send_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         if headers:
             send_headers.update(headers)
@@ -163,10 +169,13 @@ class GraphClient:
         headers: Mapping[str, str] | None = None,
         retry: bool | None = None,
         op: str = "graph",
+        token: str | None = None,
     ) -> GraphResponse:
         """One Graph call; returns a 2xx answer or raises a GraphError subclass.
 
-        ``retry`` defaults to True for GET/PATCH/DELETE, False for POST.
+        ``retry`` defaults to True for GET/PATCH/DELETE, False for POST. ``token``: a
+        delegated token to send instead of the app's (manager mode); Graph refusing it (401)
+        is raised as ``GraphUnauthorized``, for the caller to ask the manager to sign in again.
         """
         method = method.upper()
         may_retry = retry if retry is not None else method in ("GET", "PATCH", "DELETE", "HEAD")
@@ -182,7 +191,7 @@ class GraphClient:
         while True:
             try:
                 resp = await self._send_once(method, url, params, body, headers, op,
-                                             force_token=force_token)
+                                             force_token=force_token, delegated=token)
                 force_token = False
             except GraphUnavailable as exc:
                 unanswered = unanswered or exc.code in LOST_ANSWER_CODES
@@ -199,7 +208,7 @@ class GraphClient:
                 continue
             if resp.status < 400:
                 return resp
-            if resp.status == 401 and not refreshed:
+            if resp.status == 401 and not refreshed and token is None:
                 # An expired or revoked app token: nothing was done, so one retry is safe.
                 refreshed = force_token = True
                 continue
@@ -213,10 +222,13 @@ class GraphClient:
                     attempt += 1
                     await self._sleep(delay)
                     continue
-            if isinstance(error, GraphUnauthorized):
+            if isinstance(error, GraphUnauthorized) and token is None:
                 raise GraphUnavailable(503, error.code, "Graph refused the app's token",
                                        error.request_id) from None
             raise error
+
+    async def sleep(self, seconds: float) -> None:
+        await self._sleep(seconds)
 
     async def get(self, path: str, *, params: Mapping[str, str] | None = None,
                   headers: Mapping[str, str] | None = None, op: str = "graph") -> Any:

@@ -6,6 +6,7 @@ one ``$batch`` (``fetch_target``), and a change is that check plus one call.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -14,8 +15,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from .client import BatchRequest, GraphClient, GraphResponse, raise_for
-from .exceptions import IDENTITY, GraphError, GraphNotFound, GraphUnavailable
+from .client import BatchRequest, GraphClient, GraphResponse, raise_for, retry_after
+from .exceptions import IDENTITY, GraphError, GraphForbidden, GraphNotFound, GraphUnavailable
 
 PHONE_METHOD_IDS = {
     "mobile": "3179e48a-750b-4051-897c-87b9720928f7",
@@ -23,6 +24,7 @@ PHONE_METHOD_IDS = {
     "office": "e37fc753-ff3b-4958-9484-eaa9425c82bc",
 }
 EVENTUAL = {"ConsistencyLevel": "eventual"}
+PASSWORD_METHOD_ID = "28c10230-6103-485e-b985-444c60001490"  # the same in every tenant
 PIM_UNLICENSED = "AadPremiumLicenseRequired"
 #: Graph expands at most 20 directory objects of a relationship; more means "read them all".
 EXPAND_LIMIT = 20
@@ -117,6 +119,17 @@ class ManagerAccount:
     sessions_valid_from: float | None  # signInSessionsValidFromDateTime (epoch seconds)
 
 
+@dataclass(frozen=True)
+class RoleAssignment:
+    """One directory role of a principal (manager mode: what backs a grant)."""
+
+    role_definition_id: str  # lower-cased; a built-in role's id is its template id
+    directory_scope_id: str  # "/" (tenant-wide) or "/administrativeUnits/{id}" (lower-cased)
+
+    def covers_unit(self, au_id: str) -> bool:
+        return self.directory_scope_id in ("/", f"/administrativeunits/{au_id.lower()}")
+
+
 def _timestamp(value: Any) -> float | None:
     """An RFC 3339 UTC date-time from Graph as epoch seconds; None when absent.
     Anything else is a malformed answer (ValueError): a check must not pass on it."""
@@ -163,6 +176,10 @@ def _phone(obj: dict[str, Any]) -> PhoneMethod:
         phone_number=_str(obj, "phoneNumber") or "",
         sms_sign_in_state=_str(obj, "smsSignInState"),
     )
+
+
+class ResetFailed(GraphUnavailable):
+    """Graph's long-running password reset ended ``failed``: the password was not changed."""
 
 
 class GraphOperations:
@@ -459,26 +476,154 @@ class GraphOperations:
                 out[au] = str(resp.body.get("displayName", ""))
         return out
 
+    # -- manager mode: the roles behind a grant, the app's own power (docs/manager-mode.md) ---
+
+    async def role_assignments_of(self, principal_ids: Sequence[str], *, eligible: bool = False
+                                  ) -> dict[str, tuple[RoleAssignment, ...]]:
+        """Each principal's active directory roles (``eligible``: its PIM eligibilities
+        instead), any scope, direct only: a user's roles through a role-assignable group are
+        the group's. 20 principals per ``$batch``. A tenant without PIM's licence has no
+        eligibilities (empty, not an error); any other failure raises."""
+        collection = ("roleEligibilityScheduleInstances" if eligible else "roleAssignments")
+        wanted = list(dict.fromkeys(_guid(p) for p in principal_ids))
+        answers = await self.client.batch([
+            BatchRequest(str(i), "GET", f"/roleManagement/directory/{collection}"
+                         f"?$filter=principalId%20eq%20'{p}'"
+                         "&$select=id,roleDefinitionId,directoryScopeId")
+            for i, p in enumerate(wanted)], op="role_assignments")
+        out: dict[str, tuple[RoleAssignment, ...]] = {}
+        for i, principal in enumerate(wanted):
+            resp = answers[str(i)]
+            if eligible and resp.status == 400 and _error_code(resp.body) == PIM_UNLICENSED:
+                self.pim_licensed = False
+                out[principal] = ()
+                continue
+            items = _values(raise_for(resp)) + await self._rest_of(resp)
+            out[principal] = tuple(
+                RoleAssignment(str(a.get("roleDefinitionId", "")).lower(),
+                               str(a.get("directoryScopeId", "")).lower())
+                for a in items)
+        return out
+
+    async def role_assignable_groups_of(self, user_ids: Sequence[str]
+                                        ) -> dict[str, frozenset[str]]:
+        """Each user's role-assignable groups (whose roles the user holds), 20 a ``$batch``."""
+        wanted = list(dict.fromkeys(_guid(u) for u in user_ids))
+        answers = await self.client.batch([
+            BatchRequest(str(i), "GET", f"/users/{u}/transitiveMemberOf/microsoft.graph.group"
+                         "?$select=id,isAssignableToRole&$count=true&$top=999", headers=EVENTUAL)
+            for i, u in enumerate(wanted)], op="role_assignable_groups")
+        out: dict[str, frozenset[str]] = {}
+        for i, user in enumerate(wanted):
+            resp = answers[str(i)]
+            groups = _values(raise_for(resp)) + await self._rest_of_eventual(resp)
+            out[user] = frozenset(str(g.get("id", "")).lower() for g in groups
+                                  if g.get("isAssignableToRole") is True)
+        return out
+
+    async def user_members_of_groups(self, group_ids: Sequence[str]
+                                     ) -> dict[str, dict[str, str]]:
+        """Each group's user members, nested groups included: group id -> {user id: UPN}.
+        A group Graph cannot find has none."""
+        wanted = list(dict.fromkeys(_guid(g) for g in group_ids))
+        answers = await self.client.batch([
+            BatchRequest(str(i), "GET", f"/groups/{g}/transitiveMembers/microsoft.graph.user"
+                         "?$select=id,userPrincipalName&$count=true&$top=999", headers=EVENTUAL)
+            for i, g in enumerate(wanted)], op="group_members")
+        out: dict[str, dict[str, str]] = {}
+        for i, group in enumerate(wanted):
+            resp = answers[str(i)]
+            if resp.status == 404:
+                out[group] = {}
+                continue
+            users = _values(raise_for(resp)) + await self._rest_of_eventual(resp)
+            out[group] = {str(u.get("id", "")).lower(): _str(u, "userPrincipalName") or ""
+                          for u in users if u.get("id")}
+        return out
+
+    async def service_principal_id(self, app_id: str) -> str | None:
+        """The object id of the service principal of an application (client) id; None when
+        the tenant has none."""
+        body = await self.client.get("servicePrincipals", params={
+            "$filter": f"appId eq {odata_string(_guid(app_id))}", "$select": "id"},
+            op="service_principal")
+        found = [str(sp.get("id", "")).lower() for sp in _values(GraphResponse(200, body))]
+        return found[0] if found and found[0] else None
+
+    async def _rest_of_eventual(self, first: GraphResponse) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        body = first.body
+        while isinstance(body, dict) and isinstance(body.get("@odata.nextLink"), str):
+            body = await self.client.get(body["@odata.nextLink"], headers=EVENTUAL,
+                                         op="next_page")
+            out += _values(GraphResponse(200, body))
+        return out
+
     # -- changes ----------------------------------------------------------------------------
+    # ``token``: the manager's delegated token in manager mode (docs/manager-mode.md), else
+    # None for the app's own identity.
 
     async def reset_password(self, user_id: str, password: str) -> None:
-        """PATCH passwordProfile; the same body may be sent again safely (SPEC §10)."""
+        """PATCH passwordProfile; the same body may be sent again safely (README, Graph)."""
         body = {"passwordProfile": {"password": password, "forceChangePasswordNextSignIn": True}}
         await self.client.request("PATCH", f"users/{_guid(user_id)}", body=body,
                                   op="reset_password")
+
+    async def reset_password_as_manager(self, user_id: str, password: str, token: str, *,
+                                        wait_seconds: float) -> bool:
+        """``resetPassword`` as the manager, with the proxy's own password (``newPassword``),
+        then its long-running operation followed for at most ``wait_seconds``.
+
+        True: Graph says it succeeded. False: accepted, not confirmed (the manager's role may
+        not read the operation — only Global Administrator, Global Reader and (Privileged)
+        Authentication Administrator may —, or it did not finish in time, or the poll failed).
+        The POST is never repeated. A ``failed`` operation raises ``ResetFailed``.
+        """
+        uid = _guid(user_id)
+        resp = await self.client.request(
+            "POST", f"users/{uid}/authentication/methods/{PASSWORD_METHOD_ID}/resetPassword",
+            body={"newPassword": password}, op="reset_password", token=token)
+        location = resp.headers.get("Location") or resp.headers.get("location") or ""
+        # Only Graph's own operation URL for this user is followed (never a foreign host).
+        if not location.startswith(self.client.url(f"users/{uid}/authentication/operations/")):
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        wait = retry_after(resp.headers)
+        while True:
+            wait = 1.0 if wait is None else wait
+            if loop.time() + wait > deadline:
+                return False
+            await self.client.sleep(wait)
+            try:
+                polled = await self.client.request("GET", location, op="reset_operation",
+                                                   token=token, retry=False)
+            except (GraphForbidden, GraphNotFound):
+                return False  # not readable by this manager's role
+            except GraphError:
+                return False  # accepted all the same; never sent again
+            status = str(polled.body.get("status", "")).lower() \
+                if isinstance(polled.body, dict) else ""
+            if status == "succeeded":
+                return True
+            if status == "failed":
+                raise ResetFailed(502, "operation_failed",
+                                  "Microsoft Entra ID reports that the reset failed")
+            wait = retry_after(polled.headers)
 
     async def list_phones(self, user_id: str) -> tuple[PhoneMethod, ...]:
         body = await self.client.get(f"users/{_guid(user_id)}/authentication/phoneMethods",
                                      op="list_phones")
         return tuple(_phone(p) for p in _values(GraphResponse(200, body)))
 
-    async def add_phone(self, user_id: str, phone_type: str, number: str) -> PhoneMethod:
+    async def add_phone(self, user_id: str, phone_type: str, number: str, *,
+                        token: str | None = None) -> PhoneMethod:
         """POST a phone. Never repeated blindly: after an unclear failure, read back."""
         path = f"users/{_guid(user_id)}/authentication/phoneMethods"
         try:
             resp = await self.client.request(
                 "POST", path, body={"phoneNumber": number, "phoneType": phone_type},
-                op="add_phone")
+                op="add_phone", token=token)
         except GraphUnavailable as exc:
             if not exc.outcome_unknown and exc.code == IDENTITY:
                 raise  # no app token: the POST was never sent, there is nothing to read back
@@ -496,18 +641,20 @@ class GraphOperations:
             return _phone(resp.body)
         return PhoneMethod(phone_type, number, None)
 
-    async def update_phone(self, user_id: str, phone_type: str, number: str) -> None:
+    async def update_phone(self, user_id: str, phone_type: str, number: str, *,
+                           token: str | None = None) -> None:
         path = (f"users/{_guid(user_id)}/authentication/phoneMethods/"
                 f"{PHONE_METHOD_IDS[phone_type]}")
         await self.client.request("PATCH", path,
                                   body={"phoneNumber": number, "phoneType": phone_type},
-                                  op="update_phone")
+                                  op="update_phone", token=token)
 
-    async def delete_phone(self, user_id: str, phone_type: str) -> None:
+    async def delete_phone(self, user_id: str, phone_type: str, *,
+                           token: str | None = None) -> None:
         path = (f"users/{_guid(user_id)}/authentication/phoneMethods/"
                 f"{PHONE_METHOD_IDS[phone_type]}")
         try:
-            await self.client.request("DELETE", path, op="delete_phone")
+            await self.client.request("DELETE", path, op="delete_phone", token=token)
         except GraphNotFound:
             # The caller's live check saw this phone moments ago, so 404 means it is gone: the
             # removal asked for is what happened. Usually it was this very request: a DELETE

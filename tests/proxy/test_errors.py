@@ -8,7 +8,9 @@ from mystaff_proxy.graph.exceptions import error_for
 
 def test_every_code_of_spec_7_2_with_its_status() -> None:
     assert CODES == {
-        "unauthenticated": 401, "csrf_failed": 403, "insufficient_permissions": 403,
+        "unauthenticated": 401, "csrf_failed": 403,
+        "reauthentication_required": 401,  # manager mode: Entra wants a new sign-in
+        "insufficient_permissions": 403,
         "not_found": 404, "forbidden": 403, "protected_user": 403, "invalid_request": 400,
         "invalid_phone_number": 400, "password_rejected": 400, "rate_limited": 429,
         "conflict": 409, "upstream_unavailable": 503,
@@ -23,6 +25,12 @@ def test_api_error_defaults_and_body() -> None:
     assert exc.body("req-1") == {"error": {"code": "not_found", "message": MESSAGES["not_found"],
                                            "requestId": "req-1"}}
     assert exc.headers() == {}
+
+
+def test_reauthentication_required_names_where_to_sign_in() -> None:
+    exc = ApiError("reauthentication_required", reauth_url="/auth/login")
+    assert exc.status == 401
+    assert exc.body("r")["error"]["reauthUrl"] == "/auth/login"
 
 
 def test_retry_after_header_is_whole_seconds_at_least_one() -> None:
