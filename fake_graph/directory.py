@@ -277,6 +277,34 @@ class Directory:
     def direct_units(self, object_id: str) -> list[AdministrativeUnit]:
         return [u for u in self.administrative_units.values() if object_id in u.members]
 
+    # -- role assignments --------------------------------------------------------------------
+
+    def assign_role(self, principal_id: str, role: str, scope: str = "/") -> RoleAssignment:
+        """Assign a directory role (a name of ``ROLE_TEMPLATES`` or a template id) to a user,
+        group or service principal, tenant-wide (``"/"``) or scoped to an administrative unit
+        (``"/administrativeUnits/{id}"``); an existing identical assignment is returned as is.
+        The id is stable (derived from the three values), so it is the same after a reset."""
+        template = ROLE_TEMPLATES.get(role, role.lower())
+        if template not in ROLE_NAMES:
+            raise ValueError(f"unknown directory role '{role}'")
+        unit = scope.removeprefix("/administrativeUnits/")
+        if scope != "/" and (unit == scope or unit not in self.administrative_units):
+            raise ValueError(f"scope '{scope}' is neither '/' nor an administrative unit's")
+        for existing in self.role_assignments:
+            if (existing.principal_id, existing.role_definition_id,
+                    existing.directory_scope_id) == (principal_id, template, scope):
+                return existing
+        assignment = RoleAssignment(
+            id=str(uuid.uuid5(uuid.UUID(principal_id), f"assigned:{template}{scope}")),
+            principal_id=principal_id, role_definition_id=template, directory_scope_id=scope)
+        self.role_assignments.append(assignment)
+        return assignment
+
+    def unassign_roles(self, principal_id: str) -> None:
+        """Remove every directory role assignment of this principal (any scope)."""
+        self.role_assignments = [a for a in self.role_assignments
+                                 if a.principal_id != principal_id]
+
     def assignments_of(self, principal_id: str) -> list[RoleAssignment]:
         return [a for a in self.role_assignments if a.principal_id == principal_id]
 
