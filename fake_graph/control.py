@@ -15,6 +15,12 @@
   whose connection a ``reset`` fault aborted is recorded with ``status`` 0;
 - ``POST /_fake/reset`` — back to the tenant file.
 
+Extra: ``POST /_fake/password-reset-failures`` — ``{"user" (id or UPN; default anyone),
+"count" (default until deleted), "statusDetail"}``: the next resetPassword calls (of that user)
+are accepted (202) but leave the password as it was, and their operation answers ``failed``
+from its second poll on; ``DELETE /_fake/password-reset-failures`` clears the rules
+(``/_fake/reset`` does too). See docs/fake_graph_manager_mode.md.
+
 Extra: ``GET /_fake/tenant`` — ``{"id", "domain", "name", "authority", "graphUrl",
 "applications": [{"clientId", "displayName", "redirectUris"}]}`` (no secrets).
 """
@@ -27,6 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .graph import operations
 from .server import FAKE, FAULT_KINDS, Fault
 
 _FAULT_KEYS = {"method", "path", "status", "retryAfter", "count", "latencyMs", "kind", "after"}
@@ -142,6 +149,42 @@ async def list_requests(request: web.Request) -> web.Response:
     return _json({"value": [r.to_json() for r in items], "next": last})
 
 
+_FAILURE_KEYS = {"user", "count", "statusDetail"}
+
+
+async def add_reset_failure(request: web.Request) -> web.Response:
+    fake = request.app[FAKE]
+    try:
+        body = await request.json()
+    except ValueError:
+        return _bad("the body must be JSON")
+    if not isinstance(body, dict):
+        return _bad("the body must be a JSON object")
+    unknown = set(body) - _FAILURE_KEYS
+    if unknown:
+        return _bad(f"unknown key(s): {', '.join(sorted(unknown))}")
+    user_id = None
+    if body.get("user") is not None:
+        user = fake.directory.find_user(str(body["user"]))
+        if user is None:
+            return _bad(f"no user '{body['user']}'")
+        user_id = user.id
+    detail = body.get("statusDetail", operations.FAILED_DETAIL)
+    if not isinstance(detail, str) or not detail:
+        return _bad("'statusDetail' must be a non-empty string")
+    try:
+        count = _int(body, "count", 1, 1_000_000)
+    except ValueError as exc:
+        return _bad(str(exc))
+    operations.store(fake).add_failure(operations.FailureRule(user_id, count, detail))
+    return _json({"user": user_id, "count": count, "statusDetail": detail}, 201)
+
+
+async def clear_reset_failures(request: web.Request) -> web.Response:
+    operations.store(request.app[FAKE]).clear_failures()
+    return web.Response(status=204)
+
+
 async def reset(request: web.Request) -> web.Response:
     request.app[FAKE].reset()
     return web.Response(status=204)
@@ -169,4 +212,6 @@ def setup(app: web.Application) -> None:
     r.add_delete("/_fake/faults", clear_faults)
     r.add_get("/_fake/requests", list_requests)
     r.add_post("/_fake/reset", reset)
+    r.add_post("/_fake/password-reset-failures", add_reset_failure)
+    r.add_delete("/_fake/password-reset-failures", clear_reset_failures)
     r.add_get("/_fake/tenant", tenant)

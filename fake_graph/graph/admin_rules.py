@@ -10,6 +10,8 @@ which target (graph-and-entra-facts §1.4, §1.5, §2.4, §2.5).
 - Managing authentication methods (phones): Authentication Administrator (the same targets as
   its password column), Privileged Authentication Administrator and Global Administrator.
   Reading them also: Global Reader.
+- Only active role assignments count: a PIM eligibility (``Directory.role_eligibilities``) backs
+  nothing until it is activated.
 """
 
 from __future__ import annotations
@@ -107,6 +109,14 @@ def may_read_methods(directory: Directory, actor_id: str, target_id: str) -> boo
         return True
     return any(a.role_definition_id in _METHOD_READERS and a.directory_scope_id == "/"
                for a in assignments(directory, actor_id))
+
+
+def may_read_operation(directory: Directory, actor_id: str, target_id: str) -> bool:
+    """``GET /users/{id}/authentication/operations/{id}`` of another user: Global
+    Administrator, Global Reader, (Privileged) Authentication Administrator — tenant-wide, or
+    AU-scoped over the target as for its methods (docs/fake_graph_manager_mode.md). A
+    Helpdesk, Password or User Administrator who could start the reset cannot read it."""
+    return may_read_methods(directory, actor_id, target_id)
 
 
 def may_update_user(directory: Directory, actor_id: str, target_id: str) -> bool:

@@ -23,20 +23,20 @@ unique in the tenant, §1.7; the enum value exists for this). The policy is not 
 user is allowed.
 
 resetPassword is delegated-only ("Application: not supported", §2.4a): app-only tokens get
-``403 Authorization_RequestDenied``.
+``403 Authorization_RequestDenied``; so is reading its operation, which only Global
+Administrator, Global Reader and (Privileged) Authentication Administrator may do for another
+user (docs/fake_graph_manager_mode.md). Operations live in ``operations``.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from ..directory import PASSWORD_METHOD_ID, PHONE_METHOD_IDS, PHONE_TYPES_BY_ID, Phone, User
 from ..errors import GraphErrorResult, access_denied
 from ..tenant import PHONE_RE, PHONE_TYPES
-from . import admin_rules, lookups, permissions
+from . import admin_rules, lookups, operations, permissions
 from .context import GraphRequest, GraphResponse, no_content
 from .passwords import check_complexity, generate_temporary
 from .permissions import Requirement, require
@@ -46,7 +46,6 @@ PASSWORD_TYPE = "#microsoft.graph.passwordAuthenticationMethod"
 FORMAT_MESSAGE = ("Invalid phone number format. Phone numbers must be in the format "
                   "'+{country code} {subscriber number}x{extension}', e.g. '+1 5555551234' or "
                   "'+1 5555551234x123'.")
-OPERATIONS_KEY = "graph.operations"
 
 
 def invalid(message: str) -> GraphErrorResult:
@@ -249,10 +248,6 @@ async def disable_sms_sign_in(req: GraphRequest) -> GraphResponse:
 # -- resetPassword and its long-running operation ------------------------------------------
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 async def reset_password(req: GraphRequest) -> GraphResponse:
     user = lookups.user(req)
     method_id = req.params["method"].lower()
@@ -265,20 +260,21 @@ async def reset_password(req: GraphRequest) -> GraphResponse:
     if not isinstance(body, dict) or set(body) - {"newPassword"}:
         raise invalid("The body is empty or {\"newPassword\": \"...\"}.")
     require(req.caller, permissions.RESET_PASSWORD)
+    # The caller's own account included: resetPassword "can't be performed on a user's own
+    # account" (Learn: passwordAuthenticationMethod: resetPassword); the refusal's exact body
+    # is undocumented, so it is Graph's usual 403.
     if not admin_rules.may_reset_password(req.directory, req.caller.object_id, user.id):
         raise access_denied()
     given = body.get("newPassword")
     password = (check_complexity(given, code="invalidRequest") if given is not None
                 else generate_temporary())
-    user.password = password
-    user.force_change_password_next_sign_in = True
-    operation_id = str(uuid.uuid4())
-    operations: dict[str, dict[str, Any]] = req.fake.state.setdefault(OPERATIONS_KEY, {})
-    operations[operation_id] = {"user": user.id, "created": _now_iso(), "polls": 0,
-                                "at": time.time()}
+    operation = operations.store(req.fake).start(user.id)
+    if operation.outcome == "succeeded":
+        user.password = password
+        user.force_change_password_next_sign_in = True
     headers = {
         "Location": f"{req.base_url}/v1.0/users/{user.id}/authentication/operations/"
-                    f"{operation_id}",
+                    f"{operation.id}",
         "Retry-After": "1",
     }
     if given is not None:
@@ -289,19 +285,25 @@ async def reset_password(req: GraphRequest) -> GraphResponse:
 
 
 async def get_operation(req: GraphRequest) -> GraphResponse:
-    """``running`` on the first poll, then ``succeeded`` (so that clients really poll)."""
+    """``running`` on the first poll, then ``succeeded`` or ``failed`` (so that clients really
+    poll). Delegated only; another user's operation needs a role that may read it."""
     user = lookups.user(req)
-    require(req.caller, permissions.READ_OPERATIONS)
-    operations: dict[str, dict[str, Any]] = req.fake.state.get(OPERATIONS_KEY, {})
-    op = operations.get(req.params["operation"].lower())
-    if op is None or op["user"] != user.id:
+    caller = req.caller
+    if caller.app_only or caller.object_id != user.id:
+        require(caller, permissions.READ_OPERATIONS)
+        if not admin_rules.may_read_operation(req.directory, caller.object_id, user.id):
+            raise access_denied()
+    else:
+        require(caller, permissions.READ_OWN_OPERATIONS)
+    op = operations.store(req.fake).get(req.params["operation"])
+    if op is None or op.user_id != user.id:
         raise item_not_found("operation")
-    status = "running" if op["polls"] == 0 else "succeeded"
-    op["polls"] += 1
+    status = op.next_status()
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return GraphResponse(body={
         "@odata.context": req.context_url(f"users('{user.id}')/authentication/operations/"
                                           "$entity"),
-        "id": req.params["operation"].lower(), "status": status,
-        "createdDateTime": op["created"],
-        "lastActionDateTime": op["created"] if status == "running" else _now_iso(),
-        "resourceLocation": None, "statusDetail": None})
+        "id": op.id, "status": status, "createdDateTime": op.created,
+        "lastActionDateTime": op.created if status == "running" else now,
+        "resourceLocation": None,
+        "statusDetail": op.status_detail if status == "failed" else None})

@@ -77,7 +77,10 @@ READ_PHONE_METHODS = READ_AUTH_METHODS | needs(("UserAuthMethod-Phone.Read.All",
 WRITE_PHONE_METHODS = needs((*_AUTH_RW, "UserAuthMethod-Phone.ReadWrite.All"))
 # resetPassword and its operation: "Application: not supported" (facts §2.4a).
 RESET_PASSWORD = needs((), _AUTH_RW)
+# Learn "Get longRunningOperation": another user's needs the .All scopes, one's own any of them.
 READ_OPERATIONS = needs((), ("UserAuthenticationMethod.Read.All", *_AUTH_RW))
+READ_OWN_OPERATIONS = READ_OPERATIONS | needs((), ("UserAuthenticationMethod.Read",
+                                                   "UserAuthenticationMethod.ReadWrite"))
 
 # Privileged Identity Management reads (Learn: "List roleEligibilityScheduleInstances",
 # "List eligibilityScheduleInstances" of PIM for Groups).
