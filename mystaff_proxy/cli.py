@@ -115,6 +115,8 @@ async def _check_online(settings: Settings, path: str, policy: object) -> list[s
                 for missing in await ops.missing_objects(kind, ids):
                     problems.append(f"{path}:0: no {kind} '{missing}' in the tenant")
             problems += await _protection_reads(ops, path, policy)
+            if settings.graph.identity == "manager":
+                problems += await _manager_mode(ops, token, settings, path, policy, resolved)
         except GraphError as exc:
             problems.append(f"{path}:0: cannot check against Graph: {exc.status} {exc.code}")
         finally:
@@ -174,6 +176,29 @@ async def _protection_reads(ops: Any, path: str, policy: Any) -> list[str]:
             print(f"{path}: {len(owners)} owners of applications, service principals and "
                   "role-assignable groups are protected")
     return problems
+
+
+async def _manager_mode(ops: Any, token: Any, settings: Settings, path: str, policy: Any,
+                        resolved: dict[str, str]) -> list[str]:
+    """Manager mode (docs/manager-mode.md): the app's own write power (a warning), resets
+    the manager cannot confirm (notes), and grants no Entra role backs (problems)."""
+    from .graph.exceptions import GraphError
+    from .manager_mode import app_write_power, check_role_backing, write_power_warning
+
+    try:
+        warning = write_power_warning(
+            await app_write_power(ops, await token(), settings.app.client_id))
+    except GraphError as exc:
+        warning = ("cannot tell whether the app still holds write roles "
+                   f"({exc.status} {exc.code})")
+    except ValueError as exc:
+        warning = f"cannot tell whether the app still holds write permissions: {exc}"
+    if warning:
+        print(f"{path}: warning: {warning}")
+    report = await check_role_backing(ops, policy, path, resolved)
+    for note in report.notes:
+        print(note)
+    return report.problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
