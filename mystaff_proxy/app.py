@@ -37,6 +37,7 @@ from .graph.client import GraphClient
 from .graph.credentials import AppToken, AsyncCredential, build_credential
 from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations
+from .manager_mode import warn_app_write_power
 from .metrics import METRICS_CONTENT_TYPE, Metrics, method_label
 from .owners import OwnerSet
 from .pages import Pages
@@ -328,6 +329,12 @@ def init_app(settings: Settings, *, watch_policy: bool = True) -> web.Applicatio
             await svc.app_token()
         except GraphError as exc:
             log.warning("no Graph token at start-up: %s", exc.code)
+        # Manager mode: say so when the app itself can still change what a manager may not
+        # (docs/manager-mode.md). Logged, never fatal; nothing is asked in app mode.
+        try:
+            await asyncio.wait_for(warn_app_write_power(settings, svc.ops, svc.app_token), 10)
+        except TimeoutError:
+            log.warning("manager mode: the app's own permissions and roles not read at start-up")
         try:
             await svc.signin.warm_up()
         except Exception as exc:  # sign-in reports its own errors at /auth/login

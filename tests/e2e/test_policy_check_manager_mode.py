@@ -11,15 +11,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from e2e_support import CLIENT_ID, CLIENT_SECRET, NORTH, SOUTH, client_ssl, uid
+from e2e_support import CLIENT_ID, CLIENT_SECRET, NORTH, SOUTH, client_ssl, running_stack, uid
 
-from fake_graph.directory import (
-    ROLE_TEMPLATES,
-    Group,
-    RoleAssignment,
-    RoleEligibility,
-    derive_id,
-)
+from fake_graph.directory import ROLE_TEMPLATES, Group, RoleEligibility, derive_id
 from fake_graph.embedded import RunningFake
 from mystaff_proxy.cli import main
 from mystaff_proxy.config import load_config
@@ -82,10 +76,7 @@ ONE_MANAGER = f"""  - managers: ["{MANAGER}"]
 
 
 def _give(fake: RunningFake, principal: str, role: str, scope: str = NORTH_SCOPE) -> None:
-    directory = fake.fake.directory
-    directory.role_assignments.append(RoleAssignment(
-        id=f"test-{len(directory.role_assignments)}", principal_id=principal,
-        role_definition_id=ROLE_TEMPLATES[role], directory_scope_id=scope))
+    fake.fake.directory.assign_role(principal, role, scope)
 
 
 def _check(policy: Path, config: Path,
@@ -227,8 +218,7 @@ def _read_only_app(fake: RunningFake) -> None:
     app.application_permissions = [
         "UserAuthenticationMethod.Read.All" if p == "UserAuthenticationMethod.ReadWrite.All"
         else p for p in app.application_permissions if p != "User-PasswordProfile.ReadWrite.All"]
-    directory.role_assignments = [a for a in directory.role_assignments
-                                  if a.principal_id != app.service_principal_id]
+    directory.unassign_roles(app.service_principal_id)
 
 
 def test_an_app_with_read_permissions_only_is_not_warned_about(
@@ -281,3 +271,10 @@ async def test_start_up_warns_in_manager_mode_only(
     assert message in caplog.text
     _read_only_app(e2e_fake)
     assert await _start_up_warning(e2e_fake, tmp_path, "manager") is None
+
+
+async def test_the_proxy_warns_at_start_up(e2e_fake: RunningFake, tmp_path: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    async with running_stack(e2e_fake, tmp_path, graph={"identity": "manager"}):
+        pass
+    assert "a stolen app credential could still change what a manager may not" in caplog.text
