@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 
 from ..directory import Directory, User
 from .protocol import OAuthError
@@ -36,6 +37,24 @@ def unknown_user(username: str, directory: Directory) -> OAuthError:
 def bad_password() -> OAuthError:
     return OAuthError("invalid_grant", 50126,
                       "Error validating credentials due to invalid username or password.")
+
+
+def _entra_time(stamp: float) -> str:
+    """A time as Entra writes it in AADSTS50173: seven fractional digits, UTC."""
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp))
+    return f"{whole}.{int(stamp % 1 * 10_000_000):07d}Z"
+
+
+def revoked_grant(issued_at: float | None = None, valid_from: float | None = None) -> OAuthError:
+    """AADSTS50173: a grant from before the user's ``TokensValidFrom`` (a password change or
+    reset, or revokeSignInSessions); with both times, Entra's sentence naming them."""
+    description = ("The provided grant has expired due to it being revoked, a fresh auth token "
+                   "is needed. The user might have changed or reset their password.")
+    if issued_at is not None and valid_from is not None:
+        description += (f" The grant was issued on '{_entra_time(issued_at)}' and the "
+                        f"TokensValidFrom date (before which tokens are not valid) for this "
+                        f"user is '{_entra_time(valid_from)}'.")
+    return OAuthError("invalid_grant", 50173, description)
 
 
 def active_user(directory: Directory, user_id: str) -> User:

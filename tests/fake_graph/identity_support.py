@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import jwt
+import msal
 import requests
 
 from fake_graph import demo
@@ -83,3 +84,20 @@ def decode_verified(running: RunningFake, token: str, audience: str) -> dict[str
 def unverified(token: str) -> dict[str, Any]:
     claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return claims
+
+
+def make_app(running: RunningFake, secret: str = demo.CLIENT_SECRET,
+             client_id: str = demo.CLIENT_ID) -> msal.ConfidentialClientApplication:
+    return msal.ConfidentialClientApplication(
+        client_id, client_credential=secret, authority=running.authority,
+        instance_discovery=False, http_client=session(running))
+
+
+def auth_code_flow(running: RunningFake, upn: str, password: str,
+                   app: msal.ConfidentialClientApplication | None = None,
+                   scopes: list[str] | None = None) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    app = app or make_app(running)
+    flow = app.initiate_auth_code_flow(scopes or ["User.Read"], redirect_uri=REDIRECT_URI)
+    response = sign_in(session(running), flow["auth_uri"], upn, password)
+    result = app.acquire_token_by_auth_code_flow(flow, redirect_params(response))
+    return flow, result

@@ -8,7 +8,9 @@ import msal
 import pytest
 from identity_support import (
     REDIRECT_URI,
+    auth_code_flow,
     decode_verified,
+    make_app,
     redirect_params,
     session,
     sign_in,
@@ -20,23 +22,6 @@ from fake_graph import demo
 from fake_graph.embedded import RunningFake
 
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
-
-
-def make_app(running: RunningFake, secret: str = demo.CLIENT_SECRET,
-             client_id: str = demo.CLIENT_ID) -> msal.ConfidentialClientApplication:
-    return msal.ConfidentialClientApplication(
-        client_id, client_credential=secret, authority=running.authority,
-        instance_discovery=False, http_client=session(running))
-
-
-def auth_code_flow(running: RunningFake, upn: str, password: str,
-                   app: msal.ConfidentialClientApplication | None = None,
-                   scopes: list[str] | None = None) -> tuple[dict, dict]:  # type: ignore[type-arg]
-    app = app or make_app(running)
-    flow = app.initiate_auth_code_flow(scopes or ["User.Read"], redirect_uri=REDIRECT_URI)
-    response = sign_in(session(running), flow["auth_uri"], upn, password)
-    result = app.acquire_token_by_auth_code_flow(flow, redirect_params(response))
-    return flow, result
 
 
 def test_client_credentials_token_carries_app_permissions(fake_graph_server: RunningFake) -> None:

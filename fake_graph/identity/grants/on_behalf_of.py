@@ -3,6 +3,14 @@
 A middle-tier API that received a user's access token for itself (``aud`` = its client id or
 ``api://{client_id}``, issued by this tenant) exchanges it, authenticating as itself, for a
 delegated token to a downstream resource (Graph, or another app's API).
+
+Refusals, as Entra words them: an app-only assertion (a client-credentials token: no user to
+act for) is ``unauthorized_client`` AADSTS7000114; an expired one ``invalid_grant``
+AADSTS500133; a badly signed one, or one for another audience, AADSTS50013. A user assertion
+issued before the user's sessions were revoked (``revokeSignInSessions``) is ``invalid_grant``
+AADSTS50173, like a refresh token of that time; a disabled or deleted user as for refresh. That
+last rule is stricter than Entra documents (it says revocation ends refresh tokens and
+sessions), so a client that copes here copes there (docs/fake_graph_manager_mode.md).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from ..issue import user_token_response
 from ..protocol import OAuthError
 from ..scopes import parse_scopes
 from ..token import TokenRequest
-from ..users import active_user
+from ..users import active_user, revoked_grant
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -36,9 +44,13 @@ async def grant(req: TokenRequest) -> dict[str, Any]:
         raise OAuthError("invalid_grant", 50013, f"Assertion failed signature validation. "
                          f"[Reason - {text}]") from None
     if claims.get("idtyp") == "app" or "scp" not in claims or "oid" not in claims:
-        raise OAuthError("invalid_grant", 50013, "The assertion is not a delegated (user) "
-                         "access token.")
+        raise OAuthError("unauthorized_client", 7000114,
+                         f"Application '{app.client_id}' is not allowed to make application "
+                         "on-behalf-of calls.")
     user = active_user(req.fake.directory, str(claims["oid"]))
+    valid_from = user.sign_in_sessions_valid_from
+    if valid_from is not None and int(claims["iat"]) < valid_from:
+        raise revoked_grant(float(claims["iat"]), valid_from)
     parsed = parse_scopes(scope, req.fake.directory)
     parsed.oidc.discard("openid")  # OBO returns access (and refresh) tokens, no id token
     body, _ = user_token_response(req.fake, app, user, parsed)

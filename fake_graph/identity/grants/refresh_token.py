@@ -18,13 +18,7 @@ from ..protocol import OAuthError
 from ..scopes import parse_scopes
 from ..store import password_stamp, store
 from ..token import TokenRequest
-from ..users import active_user
-
-
-def _revoked() -> OAuthError:
-    return OAuthError("invalid_grant", 50173,
-                      "The provided grant has expired due to it being revoked, a fresh auth "
-                      "token is needed. The user might have changed or reset their password.")
+from ..users import active_user, revoked_grant
 
 
 async def grant(req: TokenRequest) -> dict[str, Any]:
@@ -43,11 +37,13 @@ async def grant(req: TokenRequest) -> dict[str, Any]:
                          "The provided authorization code or refresh token has expired due to "
                          "inactivity.")
     if stored.revoked:
-        raise _revoked()
+        raise revoked_grant()
     user = active_user(req.fake.directory, stored.user_id)
-    if password_stamp(user) != stored.stamp \
-            or int(stored.issued_at) < (user.sign_in_sessions_valid_from or 0):
-        raise _revoked()  # password changed, or IT revoked the user's sessions
+    if password_stamp(user) != stored.stamp:
+        raise revoked_grant()  # the password changed or was reset
+    valid_from = user.sign_in_sessions_valid_from
+    if valid_from is not None and int(stored.issued_at) < valid_from:
+        raise revoked_grant(stored.issued_at, valid_from)  # IT revoked the user's sessions
     requested = parse_scopes(req.form.get("scope") or " ".join(stored.scopes),
                              req.fake.directory)
     consented_oidc = parse_scopes(" ".join(stored.scopes), req.fake.directory).oidc
