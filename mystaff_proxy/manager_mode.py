@@ -78,7 +78,7 @@ _VERBS: Final[Mapping[str, str]] = {
     "issue_temporary_access_pass": "issue Temporary Access Passes",
 }
 #: Who may read a password reset's progress (``GET /users/{id}/authentication/operations/…``,
-#: delegated only): https://learn.microsoft.com/graph/api/authenticationoperation-get
+#: delegated only): https://learn.microsoft.com/graph/api/longrunningoperation-get
 OPERATION_READERS: Final = frozenset({GLOBAL_ADMIN, GLOBAL_READER, AUTH_ADMIN,
                                       PRIVILEGED_AUTH_ADMIN})
 
