@@ -57,7 +57,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(host=args.host, port=args.port)
+    return run_demo(host=args.host, port=args.port, identity=args.identity)
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
@@ -208,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run the proxy against an offline fake tenant")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--identity", choices=("app", "manager"), default="app",
+                      help="who Graph sees make changes: the app, or the signed-in manager")
     demo.set_defaults(func=cmd_demo)
     serve = sub.add_parser("serve", help="run the proxy (production)")
     serve.add_argument("--config", default=os.environ.get("MYSTAFF_CONFIG", "config.toml"))

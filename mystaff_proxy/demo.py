@@ -3,6 +3,13 @@
 No configuration file and no network beyond loopback: the fake tenant gets a generated CA and
 a free port, the proxy a generated session secret, and the terminal says what to open and
 which accounts to use.
+
+``--identity manager`` runs it with ``[graph] identity = "manager"``: every change goes to
+Graph with the signed-in manager's own token. The demo then gives the policy's managers the
+AU-scoped Entra roles My Staff would need (Authentication Administrator where they manage
+phones, else Helpdesk Administrator) and takes the app's write permissions and roles away, at
+start and after every ``POST /_fake/reset``. The tenant file itself stays as it is: in the
+default app mode a manager holding a role would be an admin, and protected.
 """
 
 from __future__ import annotations
@@ -18,12 +25,16 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from .app import init_app
 from .config import Settings, config_from_mapping
+from .policy import Action, Policy, load_policy
+
+if TYPE_CHECKING:
+    from fake_graph.directory import Directory
 
 DEMO_POLICY = Path(__file__).resolve().parent.parent / "policies" / "demo.yaml"
 DEMO_CLIENT_ID = "6d5ac1a4-5b8c-4f3e-9a60-1f0c2b7e3d11"
@@ -39,12 +50,55 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: ``[graph] identity`` values the demo runs with.
+IDENTITIES = ("app", "manager")
+#: What manager mode leaves the demo app: its reads (graph-and-entra-facts §2.4, §2.5), and
+#: no directory role.
+_WRITE_PERMISSIONS = {"User-PasswordProfile.ReadWrite.All": None,
+                      "UserAuthenticationMethod.ReadWrite.All": "UserAuthenticationMethod.Read.All"}
+
+
 def _policy_path() -> Path:
     return DEMO_POLICY
 
 
+def manager_roles(policy: Policy) -> list[tuple[str, str, str]]:
+    """(manager UPN or object id, role, AU id) the policy's grants need in manager mode, as
+    My Staff's documentation assigns them: Authentication Administrator over each location
+    where the manager manages phones (it resets passwords too), Helpdesk Administrator where
+    they only reset passwords (Graph accepts the reset; reading its outcome needs more)."""
+    roles: list[tuple[str, str, str]] = []
+    for assignment in policy.assignments:
+        if Action.MANAGE_PHONE in assignment.allow:
+            role = "Authentication Administrator"
+        elif Action.RESET_PASSWORD in assignment.allow:
+            role = "Helpdesk Administrator"
+        else:
+            continue
+        for manager in assignment.managers:
+            for key in assignment.locations:
+                unit = policy.locations[key].administrative_unit
+                if (manager, role, unit) not in roles:
+                    roles.append((manager, role, unit))
+    return roles
+
+
+def apply_manager_mode(directory: Directory, policy: Policy) -> None:
+    """The demo tenant as manager mode wants it: the managers' AU-scoped roles, and the app
+    with read permissions and no directory role."""
+    for manager, role, unit in manager_roles(policy):
+        user = directory.find_user(manager)
+        if user is None:
+            raise ValueError(f"demo policy names {manager}, who is not in the demo tenant")
+        directory.assign_role(user.id, role, f"/administrativeUnits/{unit}")
+    app = directory.applications[DEMO_CLIENT_ID]
+    kept = [_WRITE_PERMISSIONS.get(p, p) for p in app.application_permissions]
+    app.application_permissions = list(dict.fromkeys(p for p in kept if p is not None))
+    directory.unassign_roles(app.service_principal_id)
+
+
 def demo_settings(*, public_url: str, fake_url: str, tenant_id: str, ca_file: str,
-                  audit_path: str, host: str, port: int) -> Settings:
+                  audit_path: str, host: str, port: int, identity: str = "app") -> Settings:
     return config_from_mapping({
         "server": {"host": host, "port": port, "public_url": public_url},
         "tenant": {"id": tenant_id, "authority_host": fake_url,
@@ -53,6 +107,7 @@ def demo_settings(*, public_url: str, fake_url: str, tenant_id: str, ca_file: st
         "session": {"secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()},
         "policy": {"path": str(_policy_path())},
         "audit": {"path": audit_path},
+        "graph": {"identity": identity},
     }, "demo", {}, generated_session_secret=True)
 
 
@@ -87,10 +142,13 @@ def _free_socket(host: str, port: int) -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def running_demo(*, host: str = "127.0.0.1", port: int = 0,
-                       workdir: Path | None = None) -> Any:
-    """Start fake + proxy; yields (proxy_url, fake). Used by the command and by tests."""
+                       workdir: Path | None = None, identity: str = "app") -> Any:
+    """Start fake + proxy; yields (proxy_url, fake, workdir). Used by the command and by
+    tests. ``identity`` is the proxy's ``[graph] identity`` ("app" or "manager")."""
     from fake_graph.embedded import run_fake
 
+    if identity not in IDENTITIES:
+        raise ValueError(f"identity must be one of {', '.join(IDENTITIES)}, not {identity!r}")
     tmp = Path(workdir or tempfile.mkdtemp(prefix="mystaff-demo-"))
     sock = _free_socket(host, port)
     actual_port = sock.getsockname()[1]
@@ -105,10 +163,18 @@ async def running_demo(*, host: str = "127.0.0.1", port: int = 0,
 
         allow_redirect()
         fake.fake.on_reset.append(allow_redirect)
+        if identity == "manager":
+            policy = load_policy(_policy_path())
+
+            def manager_mode() -> None:
+                apply_manager_mode(fake.fake.directory, policy)
+
+            manager_mode()
+            fake.fake.on_reset.append(manager_mode)
         settings = demo_settings(public_url=public_url, fake_url=fake.url,
                                  tenant_id=fake.tenant_id, ca_file=str(fake.ca_file),
                                  audit_path=str(tmp / "audit.jsonl"), host=host,
-                                 port=actual_port)
+                                 port=actual_port, identity=identity)
         runner = web.AppRunner(init_app(settings), access_log=None)
         await runner.setup()
         site = web.SockSite(runner, sock)
@@ -119,23 +185,24 @@ async def running_demo(*, host: str = "127.0.0.1", port: int = 0,
             await runner.cleanup()
 
 
-def run_demo(*, host: str = "127.0.0.1", port: int = 8080) -> int:
+def run_demo(*, host: str = "127.0.0.1", port: int = 8080, identity: str = "app") -> int:
     problem = demo_host_problem(host)
     if problem:
         print(problem, file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return asyncio.run(_main(host, port))
+    return asyncio.run(_main(host, port, identity))
 
 
-async def _main(host: str, port: int) -> int:
+async def _main(host: str, port: int, identity: str) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with running_demo(host=host, port=port) as (url, fake, workdir):
-            _print_banner(url, fake.url, workdir)
+        async with running_demo(host=host, port=port, identity=identity) as (url, fake,
+                                                                              workdir):
+            _print_banner(url, fake.url, workdir, identity)
             await stop.wait()
     except OSError as exc:
         if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
@@ -147,12 +214,24 @@ async def _main(host: str, port: int) -> int:
     return 0
 
 
-def _print_banner(url: str, fake_url: str, workdir: Path) -> None:
+_MODES = {
+    "app": "app mode: Graph sees the proxy's own app identity make every change.",
+    "manager": "manager mode: every change goes to Graph with the signed-in manager's own "
+               "token;\n"
+               "    the managers hold AU-scoped Entra roles (Alex and Jordan: Helpdesk "
+               "Administrator,\n"
+               "    so Entra accepts their resets but will not let them confirm the outcome),\n"
+               "    the app read permissions only.",
+}
+
+
+def banner_lines(url: str, fake_url: str, workdir: Path, identity: str = "app") -> list[str]:
     accounts = DEMO_ACCOUNTS
     lines = [
         "",
         "mystaff-proxy demo is running (offline: a fake Entra ID tenant, nothing leaves this "
         "machine).",
+        f"  Graph identity: {_MODES[identity]}",
         "",
         f"  Open:  {url}/",
         "",
@@ -168,4 +247,8 @@ def _print_banner(url: str, fake_url: str, workdir: Path) -> None:
         "",
         "Press Ctrl-C to stop.",
     ]
-    print("\n".join(lines), flush=True)
+    return lines
+
+
+def _print_banner(url: str, fake_url: str, workdir: Path, identity: str) -> None:
+    print("\n".join(banner_lines(url, fake_url, workdir, identity)), flush=True)
