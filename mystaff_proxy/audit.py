@@ -82,6 +82,7 @@ DETAIL_KEYS: Final = frozenset({
     "retryAfter",          # seconds, for rate_limited
     "graphStatus",         # the HTTP status Graph answered, for failed
     "graphCode",           # Graph's error code, for failed (an identifier, not a message)
+    "operation",           # manager mode: "unconfirmed" when a reset could not be confirmed
 })
 _LAST_DIGITS_KEYS: Final = frozenset({"phoneLast2", "previousPhoneLast2"})
 

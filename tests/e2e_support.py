@@ -56,6 +56,23 @@ def uid(upn: str) -> str:
     return derive_id("user", upn)
 
 
+#: The managers who change north's staff in the shared e2e tests (both identity modes).
+NORTH_CHANGERS = ("mgr.upn@e2e.example", "mgr.oid@e2e.example", "mgr.group@e2e.example")
+
+
+def reset_operations(fake: Any) -> Any:
+    from fake_graph.graph.operations import store
+
+    return store(fake)
+
+
+def give_manager_roles(fake: Any) -> None:
+    """Manager mode: the AU-scoped role that lets Entra itself allow what the policy grants."""
+    for upn in NORTH_CHANGERS:
+        fake.fake.directory.assign_role(uid(upn), "Authentication Administrator",
+                                        f"/administrativeUnits/{NORTH}")
+
+
 def render_policy(template: Path, out: Path) -> Path:
     """The policy with ``GROUP:<displayName>`` replaced by the fake's derived group ids."""
     text = template.read_text()
@@ -229,13 +246,23 @@ def stack_settings(*, proxy_url: str, fake: Any, audit_path: Path, policy_path: 
 
 @contextlib.asynccontextmanager
 async def running_stack(fake: Any, tmp: Path, *, policy_template: Path = POLICY_TEMPLATE,
-                        reset: bool = True, **overrides: Any) -> AsyncIterator[Stack]:
+                        reset: bool = True, identity: str = "app",
+                        **overrides: Any) -> AsyncIterator[Stack]:
     """The proxy on a free port in front of ``fake`` (already running), fake state reset
-    (unless ``reset`` is False: a restart of the proxy against the tenant as it is now)."""
+    (unless ``reset`` is False: a restart of the proxy against the tenant as it is now).
+
+    ``identity="manager"``: changes go to Graph as the signed-in manager; north's three store
+    managers hold Authentication Administrator scoped to north, as IT would assign it."""
     import socket
 
     if reset:
         fake.fake.reset()
+    if identity == "manager":
+        overrides["graph"] = {**overrides.get("graph", {}), "identity": "manager"}
+        give_manager_roles(fake)
+        # Resets done at once (Retry-After: 0): tests/e2e/test_manager_mode.py keeps Graph's
+        # one second to prove that the proxy waits for it.
+        reset_operations(fake.fake).seconds = 0
     tmp.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - test set-up, before serving
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

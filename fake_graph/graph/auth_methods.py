@@ -275,7 +275,7 @@ async def reset_password(req: GraphRequest) -> GraphResponse:
     headers = {
         "Location": f"{req.base_url}/v1.0/users/{user.id}/authentication/operations/"
                     f"{operation.id}",
-        "Retry-After": "1",
+        "Retry-After": str(operations.store(req.fake).seconds),
     }
     if given is not None:
         return GraphResponse(status=202, headers=headers)

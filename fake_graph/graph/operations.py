@@ -3,9 +3,10 @@
 State only (no HTTP): ``auth_methods`` creates and reads operations, ``control`` adds the
 failure rules. Both live in ``fake.state`` under ``graph.``, so ``/_fake/reset`` drops them.
 
-An operation answers ``running`` on its first poll, then its outcome (``succeeded`` or
-``failed``; Graph's ``longRunningOperationStatus`` values are camelCase: ``notStarted``,
-``running``, ``succeeded``, ``failed``). A failing reset is decided when it is accepted: the
+An operation answers ``running`` to a first poll made before the ``Retry-After`` it was
+accepted with has passed, then its outcome (``succeeded`` or ``failed``; Graph's
+``longRunningOperationStatus`` values are camelCase: ``notStarted``, ``running``,
+``succeeded``, ``failed``). A failing reset is decided when it is accepted: the
 password stays as it was, as when Entra cannot complete a reset.
 """
 
@@ -30,15 +31,18 @@ class Operation:
     id: str
     user_id: str
     created: str  # ISO 8601, UTC
-    outcome: str  # "succeeded" | "failed": the status after the first poll
+    outcome: str  # "succeeded" | "failed": the status once ``seconds`` have passed
     status_detail: str | None = None
     polls: int = 0
+    seconds: float = 1.0  # how long it runs: the Retry-After it was accepted with
+    started: float = field(default_factory=time.monotonic)
 
     def next_status(self) -> str:
-        """``running`` on the first poll, the outcome from the second on."""
-        status = "running" if self.polls == 0 else self.outcome
+        """``running`` on a first poll made before ``seconds`` have passed (a client that
+        ignores Retry-After sees it running), the outcome otherwise."""
+        early = self.polls == 0 and time.monotonic() - self.started < self.seconds
         self.polls += 1
-        return status
+        return "running" if early else self.outcome
 
 
 @dataclass
@@ -56,6 +60,9 @@ class FailureRule:
 class OperationStore:
     operations: dict[str, Operation] = field(default_factory=dict)
     failures: list[FailureRule] = field(default_factory=list)
+    #: How long a reset runs, and the Retry-After it is accepted with (whole seconds, as
+    #: Graph sends them). Tests may set 0: the first poll then finds it done.
+    seconds: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_failure(self, rule: FailureRule) -> None:
@@ -84,7 +91,8 @@ class OperationStore:
             op = Operation(id=str(uuid.uuid4()), user_id=user_id,
                            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                            outcome="failed" if rule else "succeeded",
-                           status_detail=rule.status_detail if rule else None)
+                           status_detail=rule.status_detail if rule else None,
+                           seconds=float(self.seconds))
             self.operations[op.id] = op
             return op
 

@@ -20,8 +20,18 @@ def e2e_fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningFake]:
     thread.stop()
 
 
+@pytest.fixture(params=["app", "manager"])
+async def stack(request: pytest.FixtureRequest, e2e_fake: RunningFake,
+                tmp_path: Path) -> AsyncIterator[Stack]:
+    """The proxy in front of the fake, once per ``[graph] identity``: the same end-to-end
+    tests run with changes sent as the app and as the signed-in manager."""
+    async with running_stack(e2e_fake, tmp_path, identity=request.param) as s:
+        yield s
+
+
 @pytest.fixture
-async def stack(e2e_fake: RunningFake, tmp_path: Path) -> AsyncIterator[Stack]:
+async def app_stack(e2e_fake: RunningFake, tmp_path: Path) -> AsyncIterator[Stack]:
+    """App mode only: for tests about the app's own identity (round trips, the app token)."""
     async with running_stack(e2e_fake, tmp_path) as s:
         yield s
 

@@ -238,10 +238,11 @@ async def test_the_token_endpoint_failing(e2e_fake: RunningFake, tmp_path: Path)
         assert (status, error_code(body)) == (503, "upstream_unavailable")
 
 
-async def test_a_refused_app_token_is_replaced_by_a_new_one(stack: Stack) -> None:
+async def test_a_refused_app_token_is_replaced_by_a_new_one(app_stack: Stack) -> None:
     """Graph answering 401 (a revoked or expired app token): the proxy gets a NEW token from
     the token endpoint (azure-identity alone would hand back its cached one) and the change,
     which was not done, is sent once more."""
+    stack = app_stack
     m = await stack.manager("mgr.upn@e2e.example")
     stack.fake.fake.faults.add(Fault(path=re.compile(rf"^/v1\.0/users/{STAFF2}$"),
                                      method="PATCH", status=401, count=1))

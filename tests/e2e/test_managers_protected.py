@@ -28,6 +28,13 @@ BOSS = "boss@e2e.example"  # north and south: both actions
 PEER = "peer@e2e.example"  # north: both actions, as MANAGER
 STAFF = "staff2@e2e.example"
 API = "/api/v1/locations/north/staff"
+
+
+@pytest.fixture
+def stack(app_stack: Stack) -> Stack:
+    """The proxy's own guard, in app mode: other managers act here without Entra roles (in
+    manager mode Entra would refuse them first; tests/e2e/test_manager_mode.py)."""
+    return app_stack
 PAGE = "/locations/north/staff"
 NUMBER = {"phoneNumber": "+1 425 555 0188"}
 

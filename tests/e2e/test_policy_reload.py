@@ -58,8 +58,9 @@ async def me_locations(m: Manager) -> list[Any]:
     return me["locations"]  # type: ignore[no-any-return]
 
 
-async def test_a_changed_policy_takes_effect_within_seconds(stack: Stack) -> None:
+async def test_a_changed_policy_takes_effect_within_seconds(app_stack: Stack) -> None:
     """With the real watcher (every 2 s): grants, a new manager by UPN, a removed manager."""
+    stack = app_stack
     viewer = await stack.manager("viewer@e2e.example")
     nobody = await stack.manager("nobody@e2e.example")
     mgr = await stack.manager("mgr.upn@e2e.example")

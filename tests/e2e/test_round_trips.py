@@ -16,7 +16,8 @@ def graph_calls(stack: Stack, since: int) -> list[str]:
             if r.path.startswith("/v1.0/") and not r.batch]
 
 
-async def test_reads_take_one_graph_request_and_changes_two(stack: Stack) -> None:
+async def test_reads_take_one_graph_request_and_changes_two(app_stack: Stack) -> None:
+    stack = app_stack
     m = await stack.manager("mgr.upn@e2e.example")
     target = uid("staff2@e2e.example")
     await m.call("GET", BASE)  # the manager's groups are cached from here on
@@ -31,8 +32,9 @@ async def test_reads_take_one_graph_request_and_changes_two(stack: Stack) -> Non
     assert graph_calls(stack, since) == ["POST /v1.0/$batch", f"PATCH /v1.0/users/{target}"]
 
 
-async def test_html_password_reset_checks_the_target_once(stack: Stack) -> None:
+async def test_html_password_reset_checks_the_target_once(app_stack: Stack) -> None:
     """The page reads the profile, then resets: the same request's snapshot serves both."""
+    stack = app_stack
     m = await stack.manager("mgr.upn@e2e.example")
     target = uid("staff2@e2e.example")
     await m.call("GET", BASE)
