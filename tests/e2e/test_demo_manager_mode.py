@@ -5,6 +5,7 @@ again after ``POST /_fake/reset``. The tenant file is untouched, so app mode sta
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -115,3 +116,38 @@ async def test_unknown_identity_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="identity must be one of app, manager"):
         async with running_demo(workdir=tmp_path, identity="robot"):
             pass
+
+
+async def test_a_seattle_only_role_resets_in_seattle_and_graph_refuses_tacoma(
+        demo: tuple[str, Any], tmp_path: Path) -> None:
+    """The policy grants Sam Seattle and Tacoma; IT gave Sam Authentication Administrator over
+    Seattle only. Both guards must say yes: Seattle works, Entra refuses Tacoma, nothing is
+    changed there, and the refusal is audited ``graph_denied``."""
+    url, fake = demo
+    directory = fake.fake.directory
+    sam_id = directory.find_user(demo_tenant.MANAGER.upn).id
+    directory.unassign_roles(sam_id)
+    directory.assign_role(sam_id, "Authentication Administrator",
+                          f"/administrativeUnits/{UNITS['seattle']}")
+    connector = aiohttp.TCPConnector(ssl=client_ssl(fake.ca_file))
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                     connector=connector) as http:
+        sam = Manager(http, url)
+        await sam.sign_in(demo_tenant.MANAGER.upn, demo_tenant.MANAGER.password)
+        seattle = directory.find_user(MORGAN_DIAZ)
+        status, body, _ = await sam.call(
+            "POST", f"/api/v1/locations/seattle/staff/{seattle.id}/password", {})
+        assert status == 200, body
+        assert seattle.password == body["temporaryPassword"]
+        tacoma = next(u for u in directory.users.values()
+                      if u.id in directory.administrative_units[UNITS["tacoma"]].members
+                      and u.user_principal_name.startswith("casey.morales"))
+        before = (tacoma.password, tacoma.force_change_password_next_sign_in)
+        status, body, _ = await sam.call(
+            "POST", f"/api/v1/locations/tacoma/staff/{tacoma.id}/password", {})
+        assert (status, body["error"]["code"]) == (403, "forbidden"), body
+        assert "Microsoft Entra refused" in body["error"]["message"]
+        assert (tacoma.password, tacoma.force_change_password_next_sign_in) == before
+    last = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
+    assert (last["event"], last["outcome"], last["reason"], last["location"]) == (
+        "password_reset", "denied", "graph_denied", "tacoma")
