@@ -131,3 +131,36 @@ async def test_pending_sign_ins_are_capped_per_address_in_redis(redis_url: str) 
         assert 590 <= await redis.ttl("mystaff:flow:ttl") <= 600
     finally:
         await redis.aclose()
+
+
+async def test_manager_mode_tokens_are_shared_sealed_and_end_with_the_session(
+        e2e_fake: RunningFake, redis_url: str, tmp_path: Path) -> None:
+    """Manager mode with several instances: a manager signed in on A changes on B with the
+    delegated token A stored — sealed in Redis, never readable there, gone at sign-out."""
+    from redis import asyncio as aioredis
+
+    secret = _secret()
+    async with (
+        running_stack(e2e_fake, tmp_path / "a", identity="manager",
+                      **_shared(redis_url, secret)) as a,
+        running_stack(e2e_fake, tmp_path / "b", identity="manager", reset=False,
+                      **_shared(redis_url, secret, a.proxy_url)) as b,
+    ):
+        m = await a.manager(MANAGER)
+        m.proxy_url = b.proxy_url
+        staff2 = uid("staff2@e2e.example")
+        status, body, _ = await m.call("POST", f"/api/v1/locations/north/staff/{staff2}/password",
+                                       {})
+        assert status == 200, body
+        client = aioredis.from_url(redis_url)
+        try:
+            keys = [k async for k in client.scan_iter("*delegated:*")]
+            assert len(keys) == 1
+            raw = await client.get(keys[0])
+            assert raw is not None and b"eyJ" not in raw  # sealed: no readable JWT
+            resp = await m.session.post(b.proxy_url + "/auth/logout",
+                                        headers={"X-CSRF-Token": m.csrf}, allow_redirects=False)
+            assert resp.status == 302
+            assert [k async for k in client.scan_iter("*delegated:*")] == []
+        finally:
+            await client.aclose()
