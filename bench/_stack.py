@@ -124,7 +124,7 @@ def write_policy(path: Path, *, template: Path = DEMO_POLICY, text: str | None =
 
 
 def write_config(workdir: Path, fake: FakeProcess, policy: Path, port: int,
-                 graph_url: str | None = None) -> Path:
+                 graph_url: str | None = None, identity: str = "app") -> Path:
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     text = f"""[server]
 host = "127.0.0.1"
@@ -150,6 +150,9 @@ path = "{policy}"
 
 [audit]
 path = "{workdir / 'audit.jsonl'}"
+
+[graph]
+identity = "{identity}"
 """
     path = workdir / "config.toml"
     path.write_text(text)
@@ -252,17 +255,35 @@ class Stack:
         shutil.rmtree(self.workdir, ignore_errors=True)  # TLS files, tenant, audit, logs
 
 
+def manager_mode_tenant(workdir: Path) -> Path:
+    """The demo tenant with the roles manager mode needs (as ``demo --identity manager`` gives
+    them): Sam, Authentication Administrator over Seattle and Tacoma."""
+    import yaml
+
+    data = yaml.safe_load(DEMO_TENANT.read_text())
+    for unit in data["administrative_units"]:
+        if unit["displayName"].split()[0] in ("Seattle", "Tacoma"):
+            unit.setdefault("scoped_roles", []).append(
+                {"role": "Authentication Administrator", "member": "sam.rivera@contoso.example"})
+    path = workdir / "tenant-manager-mode.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 def start_stack(*, tenant: Path = DEMO_TENANT, policy_text: str | None = None,
                 workdir: Path | None = None, fake: FakeProcess | None = None,
-                graph_url: Callable[[FakeProcess], str] | None = None) -> Stack:
+                graph_url: Callable[[FakeProcess], str] | None = None,
+                identity: str = "app") -> Stack:
     """Fake (unless given) and proxy processes. Blocking: call it in a thread from async code
     that must keep serving meanwhile (a forwarder in front of the fake)."""
     work = workdir or Path(tempfile.mkdtemp(prefix="mystaff-bench-"))
+    if identity == "manager" and tenant == DEMO_TENANT:
+        tenant = manager_mode_tenant(work)
     fake = fake or FakeProcess(tenant, work).start()
     policy = write_policy(work / "policy.yaml", text=policy_text)
     port = free_port()
     config = write_config(work, fake, policy, port,
-                          graph_url=graph_url(fake) if graph_url else None)
+                          graph_url=graph_url(fake) if graph_url else None, identity=identity)
     proxy = ProxyProcess(config, port).start()
     return Stack(fake, proxy, work)
 
