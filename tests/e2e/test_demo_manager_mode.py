@@ -151,3 +151,35 @@ async def test_a_seattle_only_role_resets_in_seattle_and_graph_refuses_tacoma(
     last = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
     assert (last["event"], last["outcome"], last["reason"], last["location"]) == (
         "password_reset", "denied", "graph_denied", "tacoma")
+
+
+async def test_the_page_resets_as_the_manager(demo: tuple[str, Any]) -> None:
+    """The demo's page in manager mode: Sam's form post goes to Graph as Sam; Alex's page says
+    the reset was accepted but cannot be confirmed."""
+    from e2e_support import parse_forms
+
+    url, fake = demo
+    connector = aiohttp.TCPConnector(ssl=client_ssl(fake.ca_file))
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                     connector=connector) as http:
+        for upn, password, target_upn, words in (
+                (demo_tenant.MANAGER.upn, demo_tenant.MANAGER.password, MORGAN_DIAZ,
+                 "was reset"),
+                ("alex.kim@contoso.example", "Demo-Lead-1!", "taylor.brooks@contoso.example",
+                 "your role cannot confirm that it finished")):
+            http.cookie_jar.clear()
+            manager = Manager(http, url)
+            await manager.sign_in(upn, password)
+            target = fake.fake.directory.find_user(target_upn)
+            page = f"{url}/locations/seattle/staff/{target.id}/password"
+            async with http.get(page) as resp:
+                fields = next(f for a, f in parse_forms(await resp.text())
+                              if a.endswith("/password"))
+            seq = fake.fake.recorder.last_seq
+            async with http.post(page, data=fields) as resp:
+                text = await resp.text()
+                assert resp.status == 200, text
+            assert words in text
+            assert target.password in text  # the temporary password, shown once
+            assert [r.status for r in fake.fake.recorder.since(seq)[0]
+                    if r.path.endswith("/resetPassword")] == [202]
