@@ -41,6 +41,7 @@ from .manager_mode import warn_app_write_power
 from .metrics import METRICS_CONTENT_TYPE, Metrics, method_label
 from .owners import OwnerSet
 from .pages import Pages
+from .phone_hash import PhoneHasher
 from .policy_runtime import PolicyRuntime
 from .ratelimit import MemoryRateLimiter, RateLimiter
 from .request_keys import REQUEST_ID
@@ -272,6 +273,7 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                          default_region=settings.phones.default_region,
                          owners=OwnerSet(ops,
                                          refresh_seconds=settings.graph.owners_refresh_seconds),
+                         phone_hasher=PhoneHasher.from_settings(settings),
                          delegation=delegation,
                          operation_wait=settings.graph.timeout_seconds)
     return Services(settings=settings, http=http, app_token=app_token, ops=ops, policy=policy,

@@ -7,7 +7,8 @@ the caller must refuse the change (nothing unaudited happens). The file is opene
 so an external rotation (rename + new file) is picked up at the next record.
 
 ``AuditEvent`` refuses what must never be logged: ``detail`` accepts only the keys in
-``DETAIL_KEYS``, and a value that looks like a phone number, a JWT or a secret raises ValueError.
+``DETAIL_KEYS``, and a value that looks like a phone number, a JWT or a secret raises ValueError
+(a phone hash, only under its own keys, is 64 hex digits and nothing else).
 
 Tamper evidence (docs/audit.md): every line ends with ``seq`` (its place in the file, one more
 than the line before it) and ``prev`` (the SHA-256 of the record that was *completed* just
@@ -75,6 +76,8 @@ DETAIL_KEYS: Final = frozenset({
     "phoneType",           # mobile | alternateMobile | office
     "phoneLast2",          # the last two digits of the new (or removed) number
     "previousPhoneLast2",  # the last two digits of the number it replaced
+    "phoneHash",           # HMAC-SHA256 (hex) of the number in E.164 (phone_hash.py)
+    "previousPhoneHash",   # the same of the number it replaced
     "method",              # password: "generated" | "manager_entered"
     "count",               # a number of items (e.g. staff listed)
     "action",              # the refused action (reset_password, manage_phone, view)
@@ -85,6 +88,10 @@ DETAIL_KEYS: Final = frozenset({
     "operation",           # manager mode: "unconfirmed" when a reset could not be confirmed
 })
 _LAST_DIGITS_KEYS: Final = frozenset({"phoneLast2", "previousPhoneLast2"})
+#: Keys whose value is a keyed hash: 64 lower-case hex digits, and nothing else (the checks
+#: below would take one for a secret; it is exactly what may be logged instead of a number).
+_HASH_KEYS: Final = frozenset({"phoneHash", "previousPhoneHash"})
+_HASH_RE: Final = re.compile(r"[0-9a-f]{64}")
 
 _CODE_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
 _JWT_RE: Final = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.")
@@ -104,11 +111,15 @@ def _check_value(key: str, value: Any) -> None:
     if isinstance(value, bool) or value is None:
         return
     if isinstance(value, int):
-        if key in _LAST_DIGITS_KEYS or abs(value) >= 10**6:
+        if key in _LAST_DIGITS_KEYS or key in _HASH_KEYS or abs(value) >= 10**6:
             raise ValueError(f"audit detail {key!r}: refusing a number that long")
         return
     if not isinstance(value, str):
         raise ValueError(f"audit detail {key!r}: only strings, numbers and booleans")
+    if key in _HASH_KEYS:
+        if not _HASH_RE.fullmatch(value):
+            raise ValueError(f"audit detail {key!r}: only a hash (64 hex digits)")
+        return
     digits = sum(c.isdigit() for c in value)
     if key in _LAST_DIGITS_KEYS:
         if not (value.isdigit() and len(value) <= 4):

@@ -11,7 +11,8 @@ Keys beyond SPEC §5 (documented in config.example.toml): ``[server] log_level``
 ``[app] certificate_path`` / ``managed_identity`` / ``allowed_client_ids``,
 ``[session] backend`` / ``redis_url`` /
 ``account_recheck_seconds`` / ``revocations_path``, ``[graph] timeout_seconds`` /
-``retry_budget_seconds`` / ``max_retries``.
+``retry_budget_seconds`` / ``max_retries``, ``[audit] phone_hash_key`` (or env
+``MYSTAFF_AUDIT_PHONE_HASH_KEY``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 CLIENT_SECRET_ENV: Final = "MYSTAFF_CLIENT_SECRET"
 SESSION_SECRET_ENV: Final = "MYSTAFF_SESSION_SECRET"
 METRICS_TOKEN_ENV: Final = "MYSTAFF_METRICS_TOKEN"
+PHONE_HASH_KEY_ENV: Final = "MYSTAFF_AUDIT_PHONE_HASH_KEY"
 MIN_METRICS_TOKEN: Final = 16
 CONFIG_ENV: Final = "MYSTAFF_CONFIG"
 MIN_SESSION_SECRET_BYTES: Final = 32
@@ -137,6 +139,13 @@ class PhonesSettings:
 @dataclass(frozen=True, slots=True)
 class AuditSettings:
     path: str = "audit.jsonl"  # "-" = standard output
+    #: The key of the audit's ``phoneHash`` (urlsafe base64 of 32+ bytes); "": derived from
+    #: the session secret (phone_hash.py says why one may want it apart).
+    phone_hash_key: str = field(default="", repr=False)
+
+    @property
+    def phone_hash_key_bytes(self) -> bytes:
+        return _b64decode(self.phone_hash_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +218,7 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
                 "account_recheck_seconds", "revocations_path"),
     "policy": ("path", "remembered_ids_path"),
     "phones": ("default_region",),
-    "audit": ("path",),
+    "audit": ("path", "phone_hash_key"),
     "graph": ("timeout_seconds", "retry_budget_seconds", "max_retries",
               "owners_refresh_seconds", "identity"),
 }
@@ -400,6 +409,17 @@ def _metrics_token_setting(c: _Checker, env: Mapping[str, str]) -> str:
     return token
 
 
+def _phone_hash_key_setting(c: _Checker, env: Mapping[str, str]) -> str:
+    key: str = c.get("audit", "phone_hash_key", "", _string)
+    where = ""
+    if env.get(PHONE_HASH_KEY_ENV):
+        key, where = env[PHONE_HASH_KEY_ENV], f"(env {PHONE_HASH_KEY_ENV}) "
+    if key and (problem := _session_secret(key)) is not None:
+        c.err("audit", "phone_hash_key", where + problem)
+        return ""
+    return key
+
+
 def _region(value: Any) -> str | None:
     if isinstance(value, str) and is_valid_region(value):
         return None
@@ -501,7 +521,8 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
         policy=PolicySettings(c.get("policy", "path", "policies/contoso.yaml", _nonempty),
                               c.get("policy", "remembered_ids_path", "", _string)),
         phones=PhonesSettings(c.get("phones", "default_region", "US", _region, str.upper)),
-        audit=AuditSettings(c.get("audit", "path", "audit.jsonl", _nonempty)),
+        audit=AuditSettings(c.get("audit", "path", "audit.jsonl", _nonempty),
+                            _phone_hash_key_setting(c, env)),
         graph=GraphSettings(
             timeout_seconds=float(c.get("graph", "timeout_seconds", 10.0,
                                         _number_range(0.1, 300))),

@@ -37,6 +37,9 @@ CODES: Final[dict[str, int]] = {
     "protected_user": 403,
     "invalid_request": 400,
     "invalid_phone_number": 400,
+    # A valid number the policy refuses: the acting manager's own, or outside the regions
+    # it allows (docs/phones.md). Checked with invalid_phone_number.
+    "phone_number_not_allowed": 400,
     "password_rejected": 400,
     "rate_limited": 429,
     "conflict": 409,
@@ -58,6 +61,8 @@ MESSAGES: Final[dict[str, str]] = {
     "protected_user": "This account is protected and cannot be changed here; contact IT.",
     "invalid_request": "The request was not understood; reload the page and try again.",
     "invalid_phone_number": "That is not a valid phone number; check it and try again.",
+    "phone_number_not_allowed": "This number cannot be used for this person; use the staff "
+                                "member's own number.",
     "password_rejected": "That password is not allowed; use a generated one or follow the rules.",
     "rate_limited": "Too many changes in a short time; wait a while and try again.",
     "conflict": "That conflicts with the person's current phone numbers; reload and try again.",

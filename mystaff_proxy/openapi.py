@@ -10,7 +10,7 @@ from typing import Any
 ERROR_CODES = [
     "unauthenticated", "csrf_failed", "reauthentication_required", "insufficient_permissions",
     "not_found", "forbidden", "protected_user", "invalid_request", "invalid_phone_number",
-    "password_rejected",
+    "phone_number_not_allowed", "password_rejected",
     "rate_limited", "conflict", "upstream_unavailable", "internal_error",
 ]
 PHONE_TYPES = ["mobile", "alternateMobile", "office"]

@@ -58,6 +58,9 @@ ERROR_TEXTS: Final[dict[str, ErrorText]] = {
     "invalid_phone_number": ErrorText(
         "Not a valid phone number", "That is not a valid phone number, so nothing was changed.",
         "Check the number and try again."),
+    "phone_number_not_allowed": ErrorText(
+        "Number not allowed", "That number can't be used for this person, so nothing was "
+        "changed.", "Use the staff member's own number."),
     "password_rejected": ErrorText(
         "Password not allowed", "That password isn't allowed, so nothing was changed.",
         "Use a generated password, or follow the password rules."),

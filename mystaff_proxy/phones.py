@@ -134,6 +134,33 @@ def normalize_phone(raw: str, region: str) -> str:
     return f"+{number.country_code} {nsn}{ext}"
 
 
+#: phonenumbers' region of the international non-geographic ranges: +800/+808 freephone and
+#: shared cost, +870 Inmarsat, +881 satellite, +882/+883 international networks, +979 ...
+NON_GEOGRAPHIC: Final = str(phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY)
+
+
+def e164(number: str, region: str | None = None) -> str:
+    """``+12065550100``: the number without spaces or extension, to compare and hash numbers
+    whatever way they were written (Graph's ``+1 2065550100x12``, a profile's
+    ``(206) 555-0100`` with ``region``). Raises InvalidPhoneNumber when it cannot be parsed."""
+    text = _clean(number)
+    try:
+        parsed = phonenumbers.parse(text, region.upper() if region else None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(_PARSE_REASONS.get(exc.error_type, "not_a_number")) from None
+    return str(phonenumbers.format_number(parsed, PhoneNumberFormat.E164))
+
+
+def region_of(graph_number: str) -> str:
+    """The region a valid number belongs to: ``US``, ``JM`` (+1 876 is Jamaica, not the
+    US), ``NON_GEOGRAPHIC`` for the international ranges; ``ZZ`` when it cannot tell."""
+    try:
+        number = phonenumbers.parse(graph_number, None)
+    except phonenumbers.NumberParseException:
+        return str(phonenumbers.UNKNOWN_REGION)
+    return str(phonenumbers.region_code_for_number(number) or phonenumbers.UNKNOWN_REGION)
+
+
 def display_national(graph_number: str, region: str | None = None) -> str:
     """A readable form for the page: national, e.g. ``(206) 555-0100``; international when
     ``region`` is given and the number belongs elsewhere. Unparseable input comes back as is."""

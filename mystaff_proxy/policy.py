@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from .phones import NON_GEOGRAPHIC, is_valid_region
 from .yamlfile import LineDict, LineList, YamlFileError, loads_fast
 
 
@@ -86,6 +87,18 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneRules:
+    """``phones``: which numbers a manager may put on someone's account (docs/phones.md)."""
+
+    #: Regions (``US``, ``CA``) a number may belong to; None: every region. International
+    #: non-geographic ranges (satellite, +800 ...) are refused whatever this says.
+    allowed_regions: frozenset[str] | None = None
+    #: Refuse the acting manager's own numbers (their phone methods, mobilePhone and
+    #: businessPhones): their number on someone's account lets them sign in as that person.
+    refuse_manager_numbers: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     version: int
     locations: Mapping[str, Location]
@@ -96,6 +109,7 @@ class Policy:
     source: str = field(default="<string>", compare=False)
     #: The first line each UPN appears on, for warnings about UPNs Graph does not know.
     upn_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+    phones: PhoneRules = PhoneRules()
 
 
 PASSWORD_LENGTH_RANGE: Final = (12, 256)
@@ -105,13 +119,15 @@ _GUID_RE: Final = re.compile(
 _UPN_RE: Final = re.compile(r"[^@\s]+@[^@\s]+")
 _ACTIONS: Final = {a.value: a for a in Action}
 
-_TOP_KEYS: Final = ("version", "locations", "assignments", "protected", "password", "limits")
+_TOP_KEYS: Final = ("version", "locations", "assignments", "protected", "password", "limits",
+                    "phones")
 _LOCATION_KEYS: Final = ("administrative_unit", "name")
 _ASSIGNMENT_KEYS: Final = ("managers", "manager_groups", "locations", "allow")
 _PROTECTED_KEYS: Final = ("admins", "users", "groups", "managers", "owners")
 _MANAGER_PROTECTION: Final = {m.value: m for m in ManagerProtection}
 _PASSWORD_KEYS: Final = ("length", "allow_manager_entered")
 _LIMIT_KEYS: Final = ("password_resets_per_manager_per_hour", "phone_changes_per_manager_per_hour")
+_PHONES_KEYS: Final = ("allowed_regions", "refuse_manager_numbers")
 
 
 def is_guid(value: str) -> bool:
@@ -331,6 +347,34 @@ class _Parser:
             phone_changes_per_manager_per_hour=self.integer(
                 body, "phone_changes_per_manager_per_hour", "limits", 60, 1, 100_000))
 
+    def phones(self, doc: LineDict) -> PhoneRules:
+        if "phones" not in doc:
+            return PhoneRules()
+        body = self.mapping(doc["phones"], doc.line_of("phones"), "phones")
+        if body is None:
+            return PhoneRules()
+        self.keys(body, _PHONES_KEYS, "phones: ")
+        regions: frozenset[str] | None = None
+        if "allowed_regions" in body:
+            items = self.str_list(body, "allowed_regions", "phones")
+            raw = body["allowed_regions"]
+            if raw is None or (isinstance(raw, LineList) and not raw):
+                self.err(body.line_of("allowed_regions"),
+                         "phones.allowed_regions: must list at least one region (leave the "
+                         "key out to allow every region)")
+            for i, (item, line) in enumerate(items):
+                if item == NON_GEOGRAPHIC:
+                    self.err(line, f"phones.allowed_regions[{i}]: '{item}' (satellite and "
+                                   "international network numbers) cannot be allowed")
+                elif len(item) != 2 or not is_valid_region(item):
+                    self.err(line, f"phones.allowed_regions[{i}]: '{item}' is not a region "
+                                   "code (two letters, ISO 3166, such as US or GB)")
+            regions = frozenset(item.upper() for item, _ in items)
+        return PhoneRules(
+            allowed_regions=regions,
+            refuse_manager_numbers=self.boolean(body, "refuse_manager_numbers", "phones",
+                                                True))
+
 
 def _kind(value: Any) -> str:
     if value is None:
@@ -387,10 +431,11 @@ def _parse_policy(text: str, path: str) -> Policy:
         defined |= set(doc["locations"])  # a broken location is reported once, not per use
     assignments = p.assignments(doc, defined)
     protected, password, limits = p.protected(doc), p.password(doc), p.limits(doc)
+    phones = p.phones(doc)
     if p.errors:
         raise PolicyError([e for _, _, e in sorted(p.errors)])
     return Policy(1, locations, tuple(assignments), protected, password, limits, path,
-                  p.upn_lines)
+                  p.upn_lines, phones)
 
 
 def load_policy(path: str | Path) -> Policy:

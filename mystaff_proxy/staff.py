@@ -38,6 +38,9 @@ from .graph.operations import (
 )
 from .owners import OwnerSet
 from .passwords import check_password, generate_password
+from .phone_hash import PhoneHasher
+from .phone_rules import MESSAGES as NOT_ALLOWED_MESSAGES
+from .phone_rules import own_numbers, refusal
 from .phones import InvalidPhoneNumber, is_valid_region, last_digits, normalize_phone
 from .policy import Action, ResolvedPolicy
 from .policy_runtime import PolicyRuntime
@@ -139,9 +142,11 @@ class ManagerGroups:
 class StaffService:
     def __init__(self, *, ops: GraphOperations, policy: PolicyRuntime, audit: AuditLog,
                  limiter: RateLimiter, cursor_sealer: Sealer, default_region: str,
-                 owners: OwnerSet, delegation: Delegation | None = None,
+                 owners: OwnerSet, phone_hasher: PhoneHasher,
+                 delegation: Delegation | None = None,
                  operation_wait: float = 10.0) -> None:
         self._ops = ops
+        self._hasher = phone_hasher
         self.owners = owners
         #: Manager mode: changes go to Graph as the manager (None: as the app).
         self._delegation = delegation
@@ -277,8 +282,10 @@ class StaffService:
     # -- one person ---------------------------------------------------------------------------
 
     async def _check(self, caller: Caller, loc: str, user_id: str, action: str,
-                     event: EventType, *, with_phones: bool) -> TargetSnapshot:
-        """SPEC §8 steps 2-6 for one target; refusals are audited and raised."""
+                     event: EventType, *, with_phones: bool,
+                     manager_phones: bool = False) -> TargetSnapshot:
+        """SPEC §8 steps 2-6 for one target; refusals are audited and raised.
+        ``manager_phones``: the caller's own numbers too, in the same ``$batch``."""
         grants = await self._manager_grants(caller, event, action, loc)
         au = self._unit_of(grants, loc)
         if au is None or not is_guid(user_id):
@@ -288,9 +295,13 @@ class StaffService:
         # a second $batch round trip (bench/round_trips.py: 3 -> 2). Keyed by request id, so
         # no other request sees it; the decision below is still made afresh for this action.
         snapshot = self._snapshot_of_this_request(caller.request_id, au, user_id, with_phones)
+        if snapshot is not None and manager_phones and snapshot.manager_phones is None:
+            snapshot = None
         if snapshot is None:
             try:
-                snapshot = await self._ops.fetch_target(au, user_id, with_phones=with_phones)
+                snapshot = await self._ops.fetch_target(
+                    au, user_id, with_phones=with_phones,
+                    manager_id=caller.oid if manager_phones else None)
             except GraphError as exc:
                 await self._failed(caller, event, exc, location=loc, target_id=user_id)
             self._remember_snapshot(caller.request_id, au, snapshot)
@@ -395,21 +406,23 @@ class StaffService:
                         body: Any) -> PhoneMethod:
         event = EventType.PHONE_ADDED
         snapshot = await self._check(caller, loc, user_id, Action.MANAGE_PHONE.value, event,
-                                     with_phones=True)
+                                     with_phones=True, manager_phones=self._manager_phones())
         target = _target(snapshot)
         if not isinstance(body, dict) or set(body) - {"phoneType", "phoneNumber", "region"} \
                 or body.get("phoneType") not in PHONE_TYPES:
             await self._refused(caller, event, "invalid_request", location=loc, target=target)
         phone_type = str(body["phoneType"])
         number = await self._number(caller, event, loc, target, body, phone_type)
-        await self._take_phone_change(caller, event, loc, target)
+        phone: dict[str, Any] = {"phoneType": phone_type, "phoneHash": self._hasher.of(number)}
+        await self._allowed_number(caller, event, loc, target, snapshot, number, phone)
+        await self._take_phone_change(caller, event, loc, target, phone)
         # Graph would answer 409 to these (SPEC §7.2: conflict comes after rate_limited, and
         # counts like a change sent); answered from the state just read, without the write.
         have = {p.phone_type for p in snapshot.phones or ()}
         if phone_type in have or (phone_type == "alternateMobile" and "mobile" not in have):
             await self._refused(caller, event, "conflict", location=loc, target=target,
-                                phoneType=phone_type)
-        detail = {"phoneType": phone_type, "phoneLast2": last_digits(number)}
+                                **phone)
+        detail = _present({"phoneType": phone_type, "phoneLast2": last_digits(number), **phone})
         token = await self._delegated_token(caller, event, loc, target)
         stored: PhoneMethod = await self._change(
             caller, event, loc, target, detail,
@@ -420,15 +433,18 @@ class StaffService:
                            body: Any) -> PhoneMethod:
         event = EventType.PHONE_CHANGED
         snapshot = await self._check(caller, loc, user_id, Action.MANAGE_PHONE.value, event,
-                                     with_phones=True)
+                                     with_phones=True, manager_phones=self._manager_phones())
         target = _target(snapshot)
         current = await self._existing_phone(caller, event, loc, snapshot, phone_type)
         if not isinstance(body, dict) or set(body) - {"phoneNumber", "region"}:
             await self._refused(caller, event, "invalid_request", location=loc, target=target)
         number = await self._number(caller, event, loc, target, body, phone_type)
-        await self._take_phone_change(caller, event, loc, target)
-        detail = {"phoneType": phone_type, "phoneLast2": last_digits(number),
-                  "previousPhoneLast2": last_digits(current.phone_number)}
+        phone: dict[str, Any] = {"phoneType": phone_type, "phoneHash": self._hasher.of(number),
+                                 "previousPhoneHash": self._hasher.of(current.phone_number)}
+        await self._allowed_number(caller, event, loc, target, snapshot, number, phone)
+        await self._take_phone_change(caller, event, loc, target, phone)
+        detail = _present({"phoneType": phone_type, "phoneLast2": last_digits(number),
+                           "previousPhoneLast2": last_digits(current.phone_number), **phone})
         token = await self._delegated_token(caller, event, loc, target)
         await self._change(caller, event, loc, target, detail,
                            self._ops.update_phone(snapshot.user_id, phone_type, number,
@@ -443,11 +459,14 @@ class StaffService:
                                      with_phones=True)
         target = _target(snapshot)
         current = await self._existing_phone(caller, event, loc, snapshot, phone_type)
-        await self._take_phone_change(caller, event, loc, target)
+        phone: dict[str, Any] = {"phoneType": phone_type,
+                                 "phoneHash": self._hasher.of(current.phone_number)}
+        await self._take_phone_change(caller, event, loc, target, phone)
         if phone_type == "mobile" and _phone_of(snapshot, "alternateMobile") is not None:
             await self._refused(caller, event, "conflict", location=loc, target=target,
-                                phoneType=phone_type)  # Graph's 409, as in add_phone
-        detail = {"phoneType": phone_type, "phoneLast2": last_digits(current.phone_number)}
+                                **phone)  # Graph's 409, as in add_phone
+        detail = _present({"phoneType": phone_type,
+                           "phoneLast2": last_digits(current.phone_number), **phone})
         token = await self._delegated_token(caller, event, loc, target)
         await self._change(caller, event, loc, target, detail,
                            self._ops.delete_phone(snapshot.user_id, phone_type, token=token))
@@ -465,9 +484,33 @@ class StaffService:
         return current
 
     async def _take_phone_change(self, caller: Caller, event: EventType, loc: str,
-                                 target: Principal) -> None:
+                                 target: Principal, phone: dict[str, Any]) -> None:
+        """``phone``: the refusal's detail (type and hashes: which number was refused)."""
         limit = self._policy_in_force().policy.limits.phone_changes_per_manager_per_hour
-        await self._take(caller, event, f"phone:{caller.oid}", limit, loc, target)
+        await self._take(caller, event, f"phone:{caller.oid}", limit, loc, target, **phone)
+
+    def _manager_phones(self) -> bool:
+        """Whether a phone change needs the manager's own numbers (read in its check)."""
+        return self._policy_in_force().policy.phones.refuse_manager_numbers
+
+    async def _allowed_number(self, caller: Caller, event: EventType, loc: str,
+                              target: Principal, snapshot: TargetSnapshot, number: str,
+                              phone: dict[str, Any]) -> None:
+        """``phone_number_not_allowed`` (phone_rules.py): the manager's own number, a
+        non-geographic range, or a region the policy does not allow. Checked with
+        ``invalid_phone_number``: after authorization, before the rate limit."""
+        rules = self._policy_in_force().policy.phones
+        mine: frozenset[str] = frozenset()
+        if rules.refuse_manager_numbers:
+            if snapshot.manager_phones is None:  # the policy changed since the check
+                await self._refused(caller, event, "upstream_unavailable", location=loc,
+                                    target=target, why="manager_numbers_unknown", **phone)
+            mine = own_numbers(snapshot.manager_phones, self._default_region)
+        why = refusal(number, rules, mine)
+        if why is not None:
+            await self._refused(caller, event, "phone_number_not_allowed", location=loc,
+                                target=target, why=why, message=NOT_ALLOWED_MESSAGES[why],
+                                **phone)
 
     async def _number(self, caller: Caller, event: EventType, loc: str, target: Principal,
                       body: dict[str, Any], phone_type: str) -> str:
@@ -483,11 +526,11 @@ class StaffService:
                                 target=target, phoneType=phone_type)
 
     async def _take(self, caller: Caller, event: EventType, key: str, limit: int, loc: str,
-                    target: Principal) -> None:
+                    target: Principal, **detail: Any) -> None:
         wait = await self._limiter.acquire(key, limit, _HOUR)
         if wait is not None:
             await self._refused(caller, event, "rate_limited", location=loc, target=target,
-                                retryAfter=int(wait) + 1, retry_after=wait)
+                                retryAfter=int(wait) + 1, retry_after=wait, **detail)
 
     async def _write(self, record: AuditEvent) -> None:
         try:
@@ -499,7 +542,7 @@ class StaffService:
                        location: str | None = None, target: Principal | None = None,
                        action: str | None = None, why: str | None = None,
                        retry_after: float | None = None, reauth_url: str | None = None,
-                       **detail: Any) -> NoReturn:
+                       message: str | None = None, **detail: Any) -> NoReturn:
         extra = {k: v for k, v in detail.items() if v is not None}
         if action is not None and event is EventType.ACCESS_DENIED:
             extra["action"] = action
@@ -509,7 +552,7 @@ class StaffService:
             request_id=caller.request_id, event=event, actor=caller.principal,
             outcome=Outcome.DENIED, target=target, location=location, reason=code,
             detail=extra or None))
-        raise ApiError(code, retry_after=retry_after, reauth_url=reauth_url)
+        raise ApiError(code, message, retry_after=retry_after, reauth_url=reauth_url)
 
     async def _failed(self, caller: Caller, event: EventType, exc: GraphError, *,
                       location: str | None = None, target: Principal | None = None,
@@ -614,6 +657,12 @@ def reauth_url(caller: Caller) -> str:
 def _target(snapshot: TargetSnapshot) -> Principal:
     profile = snapshot.profile
     return Principal(snapshot.user_id, profile.user_principal_name if profile else "")
+
+
+def _present(detail: dict[str, Any]) -> dict[str, Any]:
+    """``detail`` without its None values (a number Graph holds that cannot be read as one
+    has no hash: the key is left out, never filled with something else)."""
+    return {k: v for k, v in detail.items() if v is not None}
 
 
 def _phone_of(snapshot: TargetSnapshot, phone_type: str) -> PhoneMethod | None:

@@ -68,8 +68,8 @@ PROTECTED_REASONS: Final = {
 NOT_HERE: Final = "Not allowed at this location."
 NOT_NOW: Final = "Not available right now; try again in a minute."
 # Errors a manager can correct on the same form: shown there, not on an error page.
-FORM_ERRORS: Final = frozenset({"invalid_phone_number", "password_rejected", "conflict",
-                                "invalid_request"})
+FORM_ERRORS: Final = frozenset({"invalid_phone_number", "phone_number_not_allowed",
+                                "password_rejected", "conflict", "invalid_request"})
 CONFLICT_REMOVE: Final = "Remove the alternate mobile number first; then the mobile number."
 CONFLICT_ADD: Final = "The person already has that type of number, or needs a mobile number " \
                       "before an alternate one."

@@ -104,6 +104,9 @@ class TargetSnapshot:
     #: PIM: eligible for a directory role, or for membership / ownership of a PIM-governed
     #: group (False as well on a tenant without PIM's licence, where none can exist).
     eligible_admin: bool = False
+    #: The acting manager's own numbers as Graph has them (phone methods, ``mobilePhone``,
+    #: ``businessPhones``: free text), read in the same ``$batch``; None when not asked for.
+    manager_phones: tuple[str, ...] | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -223,9 +226,11 @@ class GraphOperations:
 
     # -- the live check behind every read and change of one user ------------------------------
 
-    async def fetch_target(self, au_id: str, user_id: str, *,
-                           with_phones: bool) -> TargetSnapshot:
-        """Membership, profile, roles, groups (and phones) of a user in ONE ``$batch``.
+    async def fetch_target(self, au_id: str, user_id: str, *, with_phones: bool,
+                           manager_id: str | None = None) -> TargetSnapshot:
+        """Membership, profile, roles, groups (and phones) of a user in ONE ``$batch``;
+        with ``manager_id``, that manager's own numbers too (docs/phones.md: a number the
+        manager holds is refused; in the same batch it costs no round trip).
 
         Any failure other than "not a member" raises: the caller fails closed.
         """
@@ -252,6 +257,13 @@ class GraphOperations:
         if with_phones:
             requests.append(BatchRequest("phones", "GET",
                                          f"/users/{uid}/authentication/phoneMethods"))
+        if manager_id is not None:
+            mid = _guid(manager_id)
+            requests += [
+                BatchRequest("managerPhones", "GET", f"/users/{mid}/authentication/phoneMethods"),
+                BatchRequest("managerProfile", "GET",
+                             f"/users/{mid}?$select=id,mobilePhone,businessPhones"),
+            ]
         answers = await self.client.batch(requests, op="fetch_target")
         member = answers["member"]
         if member.status == 404:
@@ -291,6 +303,10 @@ class GraphOperations:
         phones: tuple[PhoneMethod, ...] | None = None
         if with_phones:
             phones = tuple(_phone(p) for p in _values(raise_for(answers["phones"])))
+        manager_phones = None
+        if manager_id is not None:
+            manager_phones = self._manager_phones(answers["managerPhones"],
+                                                  answers["managerProfile"], _guid(manager_id))
         return TargetSnapshot(
             user_id=uid,
             is_member=True,
@@ -301,7 +317,25 @@ class GraphOperations:
             group_ids=frozenset(str(g.get("id", "")).lower() for g in groups),
             phones=phones,
             eligible_admin=eligible,
+            manager_phones=manager_phones,
         )
+
+    @staticmethod
+    def _manager_phones(methods: GraphResponse, profile: GraphResponse,
+                        manager_id: str) -> tuple[str, ...]:
+        """Every number of the manager's: phone methods, then ``mobilePhone`` and
+        ``businessPhones``. Unreadable answers raise (a check must not pass on them)."""
+        numbers = [p.phone_number for p in map(_phone, _values(raise_for(methods)))
+                   if p.phone_number]
+        body = raise_for(profile).body
+        if not isinstance(body, dict) or str(body.get("id", "")).lower() != manager_id:
+            raise GraphUnavailable(502, "malformed", "Graph's answer about the manager is "
+                                   "unreadable")
+        mobile, business = body.get("mobilePhone"), body.get("businessPhones") or []
+        if not isinstance(business, list):
+            raise GraphUnavailable(502, "malformed", "Graph sent malformed businessPhones")
+        numbers += [n for n in (mobile, *business) if isinstance(n, str) and n]
+        return tuple(numbers)
 
     async def _any_eligibility(self, resp: GraphResponse) -> bool:
         """Whether an eligibility read lists anything. A tenant without the PIM licence

@@ -20,6 +20,7 @@ from e2e_support import Manager, Stack, running_stack, uid
 
 from fake_graph.embedded import RunningFake
 from fake_graph.server import Fault
+from mystaff_proxy.phone_hash import PhoneHasher
 from mystaff_proxy.services import SERVICES
 
 NORTH = "/api/v1/locations/north/staff"
@@ -28,8 +29,9 @@ STAFF1, STAFF2 = uid("staff1@e2e.example"), uid("staff2@e2e.example")
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 EVENTS = {"sign_in", "sign_out", "password_reset", "phone_added", "phone_changed",
           "phone_removed", "access_denied"}
-DETAIL_KEYS = {"phoneType", "phoneLast2", "previousPhoneLast2", "method", "count", "action",
-               "why", "retryAfter", "graphStatus", "graphCode", "operation"}
+DETAIL_KEYS = {"phoneType", "phoneLast2", "previousPhoneLast2", "phoneHash",
+               "previousPhoneHash", "method", "count", "action", "why", "retryAfter",
+               "graphStatus", "graphCode", "operation"}
 
 
 def check_fields(record: dict[str, Any]) -> None:
@@ -84,21 +86,26 @@ async def test_one_record_per_action_and_refusal(stack: Stack) -> None:
                   {"password": "Harbor-Lights-2024!x"}, status=200)
     assert r["detail"] == {"method": "manager_entered"}
 
+    # phone events name the number by its keyed hash (docs/phones.md), never the number
+    digest = PhoneHasher.from_settings(stack.settings).of
     r = await one(stack, audit, m, "POST", f"{NORTH}/{STAFF2}/phone-methods",
                   {"phoneType": "mobile", "phoneNumber": "425 555 0166"}, status=201)
     assert (r["event"], r["outcome"]) == ("phone_added", "success")
-    assert r["detail"] == {"phoneType": "mobile", "phoneLast2": "66"}
+    assert r["detail"] == {"phoneType": "mobile", "phoneLast2": "66",
+                           "phoneHash": digest("+14255550166")}
 
     r = await one(stack, audit, m, "PATCH", f"{NORTH}/{STAFF2}/phone-methods/mobile",
                   {"phoneNumber": "425 555 0157"}, status=200)
     assert (r["event"], r["outcome"]) == ("phone_changed", "success")
     assert r["detail"] == {"phoneType": "mobile", "phoneLast2": "57",
-                           "previousPhoneLast2": "66"}
+                           "previousPhoneLast2": "66", "phoneHash": digest("+14255550157"),
+                           "previousPhoneHash": digest("+14255550166")}
 
     r = await one(stack, audit, m, "DELETE", f"{NORTH}/{STAFF2}/phone-methods/mobile",
                   status=204)
     assert (r["event"], r["outcome"]) == ("phone_removed", "success")
-    assert r["detail"] == {"phoneType": "mobile", "phoneLast2": "57"}
+    assert r["detail"] == {"phoneType": "mobile", "phoneLast2": "57",
+                           "phoneHash": digest("+14255550157")}
 
     # refusals: one record each, outcome denied, the code as reason
     ceo = uid("ceo@e2e.example")

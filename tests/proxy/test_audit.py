@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -78,10 +79,23 @@ def test_reason_rules() -> None:
     ({"why": "Zk3xQ9vLm2PqR7sTuW8yAbCd"}, "token or a secret"),
     ({"graphCode": "x" * 65}, "too long"),
     ({"count": [1, 2]}, "only strings"),
+    # a hash only where a hash belongs, and only a hash there
+    ({"phoneHash": "+1 2065550100"}, "only a hash"),
+    ({"phoneHash": "A" * 64}, "only a hash"),
+    ({"previousPhoneHash": "0" * 63}, "only a hash"),
+    ({"phoneHash": 12}, "number that long"),
+    ({"why": "3f" * 32}, "too long|token or a secret"),
 ])
 def test_detail_refuses_secrets_and_unknown_keys(detail: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _phone_event(detail=detail)
+
+
+def test_detail_accepts_phone_hashes() -> None:
+    digest = hashlib.sha256(b"x").hexdigest()  # 64 hex digits: a secret anywhere else
+    event = _phone_event(detail={"phoneType": "mobile", "phoneHash": digest,
+                                 "previousPhoneHash": "0" * 64})
+    assert json.loads(event.to_line())["detail"]["phoneHash"] == digest
 
 
 def test_detail_accepts_safe_values() -> None:

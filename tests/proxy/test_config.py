@@ -272,3 +272,27 @@ def test_graph_identity() -> None:
     assert s.graph.identity == "manager"
     errors = _errors(_data(graph={"identity": "user"}))
     assert len(errors) == 1 and "[graph] identity" in errors[0] and "'manager'" in errors[0]
+
+
+def test_phone_hash_key_is_off_by_default_and_the_environment_wins() -> None:
+    assert config_from_mapping(_data(), "c", {}).audit.phone_hash_key == ""
+    key = secrets.token_urlsafe(32)
+    s = config_from_mapping(_data(audit={"phone_hash_key": secrets.token_urlsafe(40)}), "c",
+                            {"MYSTAFF_AUDIT_PHONE_HASH_KEY": key})
+    assert s.audit.phone_hash_key == key and key not in repr(s)
+    assert len(s.audit.phone_hash_key_bytes) == 32
+
+
+@pytest.mark.parametrize(("value", "env"), [
+    (secrets.token_urlsafe(16), None), ("not base64!", None), (32, None),
+    ("", secrets.token_urlsafe(8)),
+])
+def test_a_weak_phone_hash_key_is_named(value: Any, env: str | None) -> None:
+    errors = _errors(_data(audit={"phone_hash_key": value}),
+                     {"MYSTAFF_AUDIT_PHONE_HASH_KEY": env} if env else None)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("config.toml: [audit] phone_hash_key: ")
+    if env:
+        assert "(env MYSTAFF_AUDIT_PHONE_HASH_KEY)" in errors[0]
+    if isinstance(value, str):
+        assert "at least 32 bytes of urlsafe base64" in errors[0]

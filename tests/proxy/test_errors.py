@@ -12,7 +12,9 @@ def test_every_code_of_spec_7_2_with_its_status() -> None:
         "reauthentication_required": 401,  # manager mode: Entra wants a new sign-in
         "insufficient_permissions": 403,
         "not_found": 404, "forbidden": 403, "protected_user": 403, "invalid_request": 400,
-        "invalid_phone_number": 400, "password_rejected": 400, "rate_limited": 429,
+        "invalid_phone_number": 400,
+        "phone_number_not_allowed": 400,  # the policy refuses a valid number (docs/phones.md)
+        "password_rejected": 400, "rate_limited": 429,
         "conflict": 409, "upstream_unavailable": 503,
         "internal_error": 500,  # not a refusal: a bug, answered with its request id
     }

@@ -3,12 +3,15 @@ from __future__ import annotations
 import pytest
 
 from mystaff_proxy.phones import (
+    NON_GEOGRAPHIC,
     REASON_MESSAGES,
     InvalidPhoneNumber,
     display_national,
+    e164,
     is_valid_region,
     last_digits,
     normalize_phone,
+    region_of,
 )
 
 STORED = [
@@ -103,3 +106,24 @@ def test_last_digits() -> None:
     assert last_digits("+44 2079460958", 4) == "0958"
     with pytest.raises(ValueError):
         last_digits("+1 2065550100", 5)
+
+
+def test_e164_compares_numbers_however_they_are_written() -> None:
+    assert e164("+1 2065550100") == e164("+1 2065550100x12") == "+12065550100"
+    assert e164("(206) 555-0100", "US") == e164("206.555.0100", "us") == "+12065550100"
+    assert e164("+44 20 7946 0958", "US") == "+442079460958"
+    with pytest.raises(InvalidPhoneNumber):
+        e164("2065550100")  # no +country and no region: cannot tell
+    with pytest.raises(InvalidPhoneNumber):
+        e164("call me", "US")
+
+
+@pytest.mark.parametrize(("number", "region"), [
+    ("+1 2065550100", "US"), ("+1 4165550123", "CA"),
+    ("+1 8765550123", "JM"), ("+1 8095550123", "DO"),  # NANP look-alikes: their own regions
+    ("+881 612345678", NON_GEOGRAPHIC), ("+870 773111632", NON_GEOGRAPHIC),
+    ("+882 3421234", NON_GEOGRAPHIC), ("+800 12345678", NON_GEOGRAPHIC),
+    ("not a number", "ZZ"),
+])
+def test_region_of(number: str, region: str) -> None:
+    assert region_of(number) == region

@@ -10,6 +10,7 @@ from mystaff_proxy.policy import (
     Limits,
     ManagerProtection,
     PasswordRules,
+    PhoneRules,
     PolicyError,
     Protected,
     is_location_key,
@@ -94,7 +95,7 @@ BAD = [
     ("version: 1\nversion: 1\n", ["P:2: duplicate key 'version'"]),
     ("version: 1\nextra: 1\n",
      ["P:2: unknown key 'extra' (expected one of: version, locations, assignments, protected, "
-      "password, limits)"]),
+      "password, limits, phones)"]),
     ("version: 1\nlocations: [a]\n", ["P:2: locations: must be a mapping"]),
     (f"version: 1\nlocations:\n  seattle:\n    administrative_unit: '{AU1}'\n"
      f"  seattle:\n    administrative_unit: '{AU2}'\n", ["P:5: duplicate key 'seattle'"]),
@@ -307,6 +308,46 @@ def test_bad_protected_managers_and_owners(line: str, error: str) -> None:
     with pytest.raises(PolicyError) as info:
         parse_policy(text, "bad.yaml")
     assert info.value.errors == [error.replace(":50:", f":{lineno}:")]
+
+
+def test_phones_keys() -> None:
+    p = parse_policy("version: 1\nphones:\n  allowed_regions: [US, ca]\n"
+                     "  refuse_manager_numbers: false\n", "p.yaml")
+    assert p.phones == PhoneRules(frozenset({"US", "CA"}), False)
+    # defaults: every region, the manager's own numbers refused
+    assert parse_policy("version: 1\n", "p.yaml").phones == PhoneRules(None, True)
+    assert parse_policy("version: 1\nphones: {}\n", "p.yaml").phones == PhoneRules(None, True)
+
+
+@pytest.mark.parametrize(("body", "errors"), [
+    ("  allowed_regions: [US, XX, usa, '001', 1]\n",
+     ["p.yaml:3: phones.allowed_regions[4]: must be a string, not a number",
+      "p.yaml:3: phones.allowed_regions[1]: 'XX' is not a region code (two letters, ISO 3166, "
+      "such as US or GB)",
+      "p.yaml:3: phones.allowed_regions[2]: 'usa' is not a region code (two letters, "
+      "ISO 3166, such as US or GB)",
+      "p.yaml:3: phones.allowed_regions[3]: '001' (satellite and international network "
+      "numbers) cannot be allowed"]),
+    ("  allowed_regions: []\n",
+     ["p.yaml:3: phones.allowed_regions: must list at least one region (leave the key out to "
+      "allow every region)"]),
+    ("  allowed_regions: US\n", ["p.yaml:3: phones.allowed_regions: must be a list"]),
+    ("  refuse_manager_numbers: yes please\n",
+     ["p.yaml:3: phones.refuse_manager_numbers: must be true or false"]),
+    ("  regions: [US]\n",
+     ["p.yaml:3: phones: unknown key 'regions' (expected one of: allowed_regions, "
+      "refuse_manager_numbers)"]),
+])
+def test_bad_phones_keys(body: str, errors: list[str]) -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy("version: 1\nphones:\n" + body, "p.yaml")
+    assert info.value.errors == errors
+
+
+def test_phones_must_be_a_mapping() -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy("version: 1\nphones: [US]\n", "p.yaml")
+    assert info.value.errors == ["p.yaml:2: phones: must be a mapping"]
 
 
 def test_grants_of_target_by_id_upn_and_group() -> None:
