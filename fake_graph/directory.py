@@ -11,6 +11,13 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 
+from .methods_policy import (
+    AuthenticationMethodsPolicy,
+    TemporaryAccessPass,
+    sms_sign_in_allowed,
+    tap_allowed,
+)
+
 # Stable ids of the built-in Entra roles (role template ids are the same in every tenant).
 ROLE_TEMPLATES: dict[str, str] = {
     "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
@@ -87,6 +94,9 @@ def directory_role_id(template_id: str) -> str:
 class Phone:
     phone_type: str
     number: str
+    # What SMS sign-in was last set to (``notEnabled``, ``ready``, ``phoneNumberNotUnique``;
+    # ``notSupported`` for other types than mobile); Directory.sms_sign_in_state is what
+    # Graph shows, the policy applied.
     sms_sign_in_state: str
 
     @property
@@ -114,6 +124,8 @@ class User:
     # revokeSignInSessions moves it to "now". None (null) until then: a fixed past time
     # would do too, but "now" at load would void every session at each fake reset.
     sign_in_sessions_valid_from: float | None = None
+    # The user's one Temporary Access Pass (a new one replaces it), or None.
+    temporary_access_pass: TemporaryAccessPass | None = None
 
     odata_type = "#microsoft.graph.user"
 
@@ -222,6 +234,10 @@ class Directory:
     role_eligibilities: list[RoleEligibility] = field(default_factory=list)
     group_eligibilities: list[GroupEligibility] = field(default_factory=list)
     pim_licensed: bool = True
+    # The Temporary Access Pass and SMS method configurations (tenant key
+    # ``authentication_methods_policy``).
+    methods_policy: AuthenticationMethodsPolicy = field(
+        default_factory=AuthenticationMethodsPolicy)
     _upn_index: dict[str, str] = field(default_factory=dict)
 
     # -- lookups ---------------------------------------------------------------------------
@@ -273,6 +289,23 @@ class Directory:
                     seen[group.id] = group
                     frontier.append(group.id)
         return list(seen.values())
+
+    def tap_allowed(self, user_id: str) -> bool:
+        """Whether the Temporary Access Pass method is enabled for this user."""
+        groups = {g.id for g in self.transitive_groups(user_id)}
+        return tap_allowed(self.methods_policy.temporary_access_pass, groups)
+
+    def sms_sign_in_allowed(self, user_id: str) -> bool:
+        """Whether the SMS method is enabled for this user and usable to sign in."""
+        groups = {g.id for g in self.transitive_groups(user_id)}
+        return sms_sign_in_allowed(self.methods_policy.sms, groups)
+
+    def sms_sign_in_state(self, user: User, phone: Phone) -> str:
+        """A phone's ``smsSignInState`` as Graph shows it: a ``mobile`` of a user the SMS
+        policy does not enable for sign-in is ``notAllowedByPolicy``, whatever was set."""
+        if phone.phone_type == "mobile" and not self.sms_sign_in_allowed(user.id):
+            return "notAllowedByPolicy"
+        return phone.sms_sign_in_state
 
     def direct_units(self, object_id: str) -> list[AdministrativeUnit]:
         return [u for u in self.administrative_units.values() if object_id in u.members]

@@ -25,6 +25,15 @@ from .directory import (
     derive_id,
     role_eligibility_id,
 )
+from .methods_policy import (
+    ALL_USERS,
+    LENGTH_RANGE,
+    LIFETIME_RANGE,
+    AuthenticationMethodsPolicy,
+    MethodTarget,
+    SmsPolicy,
+    TemporaryAccessPassPolicy,
+)
 
 DEMO_TENANT = Path(__file__).parent / "tenants" / "demo.yaml"
 
@@ -33,7 +42,7 @@ PHONE_RE = re.compile(r"^\+[1-9]\d{0,2} \d{4,15}(x\d{1,10})?$")
 PHONE_TYPES = ("mobile", "alternateMobile", "office")
 
 _TOP_KEYS = {"tenant", "applications", "users", "groups", "administrative_units",
-             "pim_licensed"}
+             "pim_licensed", "authentication_methods_policy"}
 _TENANT_KEYS = {"id", "domain", "name"}
 _APP_KEYS = {
     "client_id", "client_secret", "client_secrets", "display_name", "redirect_uris",
@@ -49,6 +58,12 @@ _USER_KEYS = {
 _GROUP_KEYS = {"id", "displayName", "description", "members", "role_assignable", "directory_roles",
                "owners", "eligible_members", "eligible_owners"}
 _AU_KEYS = {"id", "displayName", "description", "members", "scoped_roles", "visibility"}
+_POLICY_KEYS = {"temporary_access_pass", "sms"}
+_TAP_KEYS = {"state", "default_lifetime_minutes", "minimum_lifetime_minutes",
+             "maximum_lifetime_minutes", "is_usable_once", "length", "include_groups",
+             "exclude_groups"}
+_SMS_KEYS = {"state", "include_groups", "exclude_groups"}
+_SMS_TARGET_KEYS = {"group", "is_usable_for_sign_in"}
 
 
 class TenantFileError(YamlFileError):
@@ -218,6 +233,8 @@ def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
                     schedule_id=schedule, start=PIM_START))
     for group, members in group_members:
         group.members = [_resolve_member(r, directory, ref, line) for ref, line in members]
+    if "authentication_methods_policy" in root:
+        directory.methods_policy = _methods_policy(r, directory, root)
 
     au_nodes = r.seq(root, "administrative_units")
     for i, node in enumerate(au_nodes):
@@ -297,6 +314,119 @@ def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
             )
         )
     return directory
+
+
+def _methods_policy(r: _Reader, directory: Directory,
+                    root: LineDict) -> AuthenticationMethodsPolicy:
+    """``authentication_methods_policy: {temporary_access_pass: {...}, sms: {...}}``; an
+    absent key keeps Entra's default (both methods enabled for all users)."""
+    node = r.mapping(root.get("authentication_methods_policy"),
+                     root.line_of("authentication_methods_policy"),
+                     "'authentication_methods_policy'", _POLICY_KEYS)
+    policy = AuthenticationMethodsPolicy()
+    if "temporary_access_pass" in node:
+        policy.temporary_access_pass = _tap_policy(r, directory, node)
+    if "sms" in node:
+        policy.sms = _sms_policy(r, directory, node)
+    return policy
+
+
+def _tap_policy(r: _Reader, directory: Directory, parent: LineDict) -> TemporaryAccessPassPolicy:
+    t = r.mapping(parent.get("temporary_access_pass"), parent.line_of("temporary_access_pass"),
+                  "'temporary_access_pass'", _TAP_KEYS)
+    tap = TemporaryAccessPassPolicy(state=_state(r, t))
+    lifetimes = []
+    for key, default in (("minimum_lifetime_minutes", tap.minimum_lifetime),
+                         ("default_lifetime_minutes", tap.default_lifetime),
+                         ("maximum_lifetime_minutes", tap.maximum_lifetime)):
+        lifetimes.append(_int(r, t, key, default, LIFETIME_RANGE))
+    tap.minimum_lifetime, tap.default_lifetime, tap.maximum_lifetime = lifetimes
+    if tap.minimum_lifetime > tap.maximum_lifetime:
+        raise r.fail(t.line_of("minimum_lifetime_minutes") if "minimum_lifetime_minutes" in t
+                     else t.line_of("maximum_lifetime_minutes"),
+                     f"minimum_lifetime_minutes ({tap.minimum_lifetime}) is more than "
+                     f"maximum_lifetime_minutes ({tap.maximum_lifetime})")
+    if not tap.minimum_lifetime <= tap.default_lifetime <= tap.maximum_lifetime:
+        raise r.fail(t.line_of("default_lifetime_minutes") if "default_lifetime_minutes" in t
+                     else t.line,
+                     f"default_lifetime_minutes ({tap.default_lifetime}) must be between "
+                     f"minimum_lifetime_minutes ({tap.minimum_lifetime}) and "
+                     f"maximum_lifetime_minutes ({tap.maximum_lifetime})")
+    tap.is_usable_once = _flag(r, t, "is_usable_once", False)
+    tap.length = _int(r, t, "length", tap.length, LENGTH_RANGE)
+    if "include_groups" in t:
+        tap.include = [MethodTarget(gid) for gid, _, _ in _targets(r, directory, t, False)]
+    tap.exclude = _excluded(r, directory, t)
+    return tap
+
+
+def _sms_policy(r: _Reader, directory: Directory, parent: LineDict) -> SmsPolicy:
+    s = r.mapping(parent.get("sms"), parent.line_of("sms"), "'sms'", _SMS_KEYS)
+    sms = SmsPolicy(state=_state(r, s))
+    if "include_groups" in s:
+        sms.include = [MethodTarget(gid, usable) for gid, usable, _ in
+                       _targets(r, directory, s, True)]
+    sms.exclude = _excluded(r, directory, s)
+    return sms
+
+
+def _state(r: _Reader, node: LineDict) -> str:
+    value = node.get("state", "enabled")
+    if value not in ("enabled", "disabled"):
+        raise r.fail(node.line_of("state"), "'state' must be enabled or disabled")
+    return str(value)
+
+
+def _int(r: _Reader, node: LineDict, key: str, default: int, bounds: tuple[int, int]) -> int:
+    value = node.get(key, default)
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise r.fail(node.line_of(key), f"'{key}' must be an integer from {low} to {high}")
+    return value
+
+
+def _group_id(r: _Reader, directory: Directory, ref: str, line: int) -> str:
+    group = directory.groups.get(ref.lower()) or _group_named(directory, ref)
+    if group is None:
+        raise r.fail(line, f"unknown group '{ref}' (not a group name or id, nor all_users)")
+    return group.id
+
+
+def _targets(r: _Reader, directory: Directory, node: LineDict,
+             sms: bool) -> list[tuple[str, bool, int]]:
+    """``include_groups``: group names or ids, or ``all_users``; for SMS an entry may also be
+    ``{group: ..., is_usable_for_sign_in: false}``. Returns (id, usable for sign-in, line)."""
+    items = r.seq(node, "include_groups")
+    out: list[tuple[str, bool, int]] = []
+    for i, item in enumerate(items):
+        line = items.line_of(i)
+        usable = True
+        if sms and isinstance(item, LineDict):
+            entry = r.mapping(item, line, "an include_groups entry", _SMS_TARGET_KEYS)
+            ref = r.text(entry, "group", required=True) or ""
+            usable = _flag(r, entry, "is_usable_for_sign_in", True)
+        elif isinstance(item, str) and item.strip():
+            ref = item
+        else:
+            raise r.fail(line, "'include_groups' items must be group names or ids, or all_users"
+                         + (", or {group, is_usable_for_sign_in}" if sms else ""))
+        gid = ALL_USERS if ref == ALL_USERS else _group_id(r, directory, ref, line)
+        if any(gid == seen for seen, _, _ in out):
+            raise r.fail(line, f"duplicate include_groups entry '{ref}'")
+        out.append((gid, usable, line))
+    return out
+
+
+def _excluded(r: _Reader, directory: Directory, node: LineDict) -> list[str]:
+    out: list[str] = []
+    for ref, line in r.strings(node, "exclude_groups"):
+        if ref == ALL_USERS:
+            raise r.fail(line, "'exclude_groups' names groups; all_users cannot be excluded")
+        gid = _group_id(r, directory, ref, line)
+        if gid in out:
+            raise r.fail(line, f"duplicate exclude_groups entry '{ref}'")
+        out.append(gid)
+    return out
 
 
 def _uuid(principal: str, name: str) -> str:
