@@ -1,4 +1,4 @@
-"""``mystaff-proxy``: serve, demo, policy check, audit verify (SPEC §4)."""
+"""``mystaff-proxy``: serve, demo, policy check, audit verify, audit find-phone (SPEC §4)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,53 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"{exc.filename}: cannot read: {exc.strerror}", file=sys.stderr)
         return 2
     print(summary.line(paths))
+    return 0
+
+
+def cmd_audit_find_phone(args: argparse.Namespace) -> int:
+    """Exit 0 listing every event about the number (one line each), 1 when there is none,
+    2 when the number, the configuration or a file cannot be read (docs/phones.md)."""
+    from .audit_find import find_phone
+    from .phone_hash import PhoneHasher
+    from .phones import InvalidPhoneNumber, e164, is_valid_region
+
+    try:
+        settings = load_config(args.config, allow_no_credential=True)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        print("find-phone needs the proxy's configuration: the key of the phone hashes is its "
+              "[audit] phone_hash_key, else derived from its [session] secret", file=sys.stderr)
+        return 2
+    paths = args.audit or [settings.audit.path]
+    if "-" in paths:
+        print("the audit log goes to standard output: give the files it was saved to with "
+              "--audit PATH", file=sys.stderr)
+        return 2
+    region = args.region or settings.phones.default_region
+    if not is_valid_region(region):
+        print(f"--region: {region!r} is not a region code (two letters, such as US or GB)",
+              file=sys.stderr)
+        return 2
+    try:
+        number = e164(args.number, region)
+    except InvalidPhoneNumber as exc:
+        print(f"not a phone number: {exc.message}", file=sys.stderr)
+        return 2
+    digest = PhoneHasher.from_settings(settings).digest(number)
+    count = 0
+    try:
+        for found in find_phone(paths, digest):
+            print(found.line())
+            count += 1
+    except OSError as exc:
+        print(f"{exc.filename}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 2
+    where = ", ".join(paths)
+    if not count:
+        print(f"{where}: no event about {number}", file=sys.stderr)
+        return 1
+    print(f"{where}: {count} event(s) about {number}", file=sys.stderr)
     return 0
 
 
@@ -230,6 +277,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="audit files, oldest first (default: [audit] path of --config)")
     verify.add_argument("--config", default=os.environ.get("MYSTAFF_CONFIG", "config.toml"))
     verify.set_defaults(func=cmd_audit_verify)
+    find = audit_sub.add_parser(
+        "find-phone", help="list every event that set, changed or removed a phone number")
+    find.add_argument("number", metavar="NUMBER",
+                      help="the number, +country code or in --region's national form")
+    find.add_argument("--audit", action="append", metavar="PATH",
+                      help="an audit file, oldest first; repeat for rotated files "
+                           "(default: [audit] path of --config)")
+    find.add_argument("--config", default=os.environ.get("MYSTAFF_CONFIG", "config.toml"),
+                      help="the proxy's configuration: the key of the hashes comes from it")
+    find.add_argument("--region", default=None, metavar="XX",
+                      help="region of a number without +country (default: [phones] "
+                           "default_region)")
+    find.set_defaults(func=cmd_audit_find_phone)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result
