@@ -113,6 +113,10 @@ def calls_for(target_upn: str | None) -> dict[str, Call]:
             "GET", r"^/v1\.0/identityGovernance/privilegedAccess/group/"
                    r"eligibilityScheduleInstances$"),
         "batch.phones": Call("GET", rf"^/v1\.0/users/{t}/authentication/phoneMethods$"),
+        # a phone add or change reads the acting manager's own numbers (docs/phones.md)
+        "batch.manager_phones": Call("GET",
+                                     rf"^/v1\.0/users/{MGR}/authentication/phoneMethods$"),
+        "batch.manager_profile": Call("GET", rf"^/v1\.0/users/{MGR}$"),
         "list": Call("GET", rf"/administrativeUnits/{NORTH}/members/microsoft\.graph\.user$"),
         "patch_user": Call("PATCH", rf"^/v1\.0/users/{t}$"),
         "post_phone": Call("POST", rf"^/v1\.0/users/{t}/authentication/phoneMethods$"),
@@ -128,6 +132,7 @@ def calls_for(target_upn: str | None) -> dict[str, Call]:
 COMMON = ("app_token", "manager_standing", "manager_groups")
 TARGET = ("batch", "batch.member", "batch.profile", "batch.memberships", "batch.roles",
           "batch.eligible_roles", "batch.eligible_groups")
+MANAGER_NUMBERS = ("batch.manager_phones", "batch.manager_profile")
 
 
 @dataclass(frozen=True)
@@ -155,10 +160,10 @@ ACTIONS = [
            "password_reset", (*COMMON, *TARGET, "patch_user"), "patch_user"),
     Action("add_phone", "api", "POST", f"{API}/{uid(STAFF2)}/phone-methods",
            {"phoneType": "office", "phoneNumber": NEW_NUMBER}, STAFF2, "phone_added",
-           (*COMMON, *TARGET, "batch.phones", "post_phone"), "post_phone"),
+           (*COMMON, *TARGET, "batch.phones", *MANAGER_NUMBERS, "post_phone"), "post_phone"),
     Action("change_phone", "api", "PATCH", f"{API}/{uid(STAFF1)}/phone-methods/mobile",
            {"phoneNumber": NEW_NUMBER}, STAFF1, "phone_changed",
-           (*COMMON, *TARGET, "batch.phones", "patch_phone"), "patch_phone"),
+           (*COMMON, *TARGET, "batch.phones", *MANAGER_NUMBERS, "patch_phone"), "patch_phone"),
     Action("remove_phone", "api", "DELETE", f"{API}/{uid(STAFF1)}/phone-methods/mobile", None,
            STAFF1, "phone_removed", (*COMMON, *TARGET, "batch.phones", "delete_phone"),
            "delete_phone"),
@@ -174,7 +179,7 @@ ACTIONS = [
            "password_reset", form=f"{PAGE}/{uid(STAFF2)}/password"),
     Action("change_phone", "page", "POST", f"{PAGE}/{uid(STAFF1)}/phones/mobile/edit",
            {"phoneNumber": NEW_NUMBER}, STAFF1, "phone_changed",
-           (*COMMON, *TARGET, "batch.phones", "patch_phone"), "patch_phone",
+           (*COMMON, *TARGET, "batch.phones", *MANAGER_NUMBERS, "patch_phone"), "patch_phone",
            form=f"{PAGE}/{uid(STAFF1)}/phones/mobile/edit"),
     # A bearer caller's token is checked against the tenant's keys, fetched when first needed.
     Action("reset_password", "bearer", "POST", f"{API}/{uid(STAFF2)}/password", {}, STAFF2,
