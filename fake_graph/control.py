@@ -1,6 +1,7 @@
 """``/_fake``: test control (SPEC §11). Never recorded, never faulted.
 
-- ``GET /_fake/users/{id or upn}`` — a user's sign-in state and phone methods;
+- ``GET /_fake/users/{id or upn}`` — a user's sign-in state, phone methods and Temporary
+  Access Pass (``null`` or ``{"isUsableOnce", "lifetimeInMinutes"}``, never the pass);
 - ``POST /_fake/faults`` — ``{"path" (regex, required), "method", "status", "retryAfter",
   "count", "latencyMs", "kind", "after"}``; ``DELETE /_fake/faults`` clears them.
   ``kind`` is ``"status"`` (the default: answer ``status``; without one, latency only),
@@ -55,6 +56,7 @@ async def get_user(request: web.Request) -> web.Response:
     user = fake.directory.find_user(key)
     if user is None:
         return _json({"error": {"code": "not_found", "message": f"no user '{key}'"}}, 404)
+    tap = user.temporary_access_pass
     return _json({
         "id": user.id,
         "userPrincipalName": user.user_principal_name,
@@ -64,9 +66,12 @@ async def get_user(request: web.Request) -> web.Response:
         "accountEnabled": user.account_enabled,
         "phoneMethods": [
             {"id": p.id, "phoneType": p.phone_type, "phoneNumber": p.number,
-             "smsSignInState": p.sms_sign_in_state}
+             "smsSignInState": fake.directory.sms_sign_in_state(user, p)}
             for p in user.phones.values()
         ],
+        # Never the pass itself (the fake keeps it to check sign-ins).
+        "temporaryAccessPass": None if tap is None else {
+            "isUsableOnce": tap.is_usable_once, "lifetimeInMinutes": tap.lifetime_minutes},
     })
 
 

@@ -12,7 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from .methods_policy import (
+    ALL_USERS,
     AuthenticationMethodsPolicy,
+    MethodTarget,
     TemporaryAccessPass,
     sms_sign_in_allowed,
     tap_allowed,
@@ -292,13 +294,22 @@ class Directory:
 
     def tap_allowed(self, user_id: str) -> bool:
         """Whether the Temporary Access Pass method is enabled for this user."""
-        groups = {g.id for g in self.transitive_groups(user_id)}
-        return tap_allowed(self.methods_policy.temporary_access_pass, groups)
+        policy = self.methods_policy.temporary_access_pass
+        return tap_allowed(policy, self._targeted_groups(user_id, policy.include,
+                                                         policy.exclude))
 
     def sms_sign_in_allowed(self, user_id: str) -> bool:
         """Whether the SMS method is enabled for this user and usable to sign in."""
-        groups = {g.id for g in self.transitive_groups(user_id)}
-        return sms_sign_in_allowed(self.methods_policy.sms, groups)
+        policy = self.methods_policy.sms
+        return sms_sign_in_allowed(policy, self._targeted_groups(user_id, policy.include,
+                                                                 policy.exclude))
+
+    def _targeted_groups(self, user_id: str, include: list[MethodTarget],
+                         exclude: list[str]) -> set[str]:
+        """The user's groups (nested included), unless the targets name no group at all."""
+        if not exclude and all(t.id == ALL_USERS for t in include):
+            return set()
+        return {g.id for g in self.transitive_groups(user_id)}
 
     def sms_sign_in_state(self, user: User, phone: Phone) -> str:
         """A phone's ``smsSignInState`` as Graph shows it: a ``mobile`` of a user the SMS

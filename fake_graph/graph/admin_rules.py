@@ -27,6 +27,7 @@ UA = ROLE_TEMPLATES["User Administrator"]
 HELPDESK = ROLE_TEMPLATES["Helpdesk Administrator"]
 PASSWORD = ROLE_TEMPLATES["Password Administrator"]
 GLOBAL_READER = ROLE_TEMPLATES["Global Reader"]
+AUTH_POLICY = ROLE_TEMPLATES["Authentication Policy Administrator"]
 
 _ALL_RESETTERS = frozenset({PASSWORD, HELPDESK, AUTH, UA, PAA, GA})
 _PRIVILEGED_ONLY = frozenset({PAA, GA})
@@ -44,6 +45,7 @@ _RESETTERS: dict[str, frozenset[str]] = {
 }
 _METHOD_MANAGERS = frozenset({AUTH, PAA, GA})
 _METHOD_READERS = _METHOD_MANAGERS | {GLOBAL_READER}
+_POLICY_READERS = frozenset({GLOBAL_READER, AUTH_POLICY, GA})
 
 
 def assignments(directory: Directory, principal_id: str) -> list[RoleAssignment]:
@@ -123,3 +125,10 @@ def may_update_user(directory: Directory, actor_id: str, target_id: str) -> bool
     """Delegated updates of another user's ordinary properties: User or Global Administrator."""
     allowed = password_resetters(directory, target_id) & {UA, GA}
     return _acts_on(directory, actor_id, target_id, frozenset(allowed))
+
+
+def may_read_methods_policy(directory: Directory, actor_id: str) -> bool:
+    """Delegated reads of the authentication methods policy: Global Reader, Authentication
+    Policy Administrator or Global Administrator, tenant-wide (a policy is not in any unit)."""
+    return any(a.role_definition_id in _POLICY_READERS and a.directory_scope_id == "/"
+               for a in assignments(directory, actor_id))

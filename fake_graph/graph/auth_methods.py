@@ -17,10 +17,21 @@ for non-admin targets, Privileged Authentication Administrator / Global Administ
 (AU-scoped roles for direct non-admin members of the unit). Self-service through
 ``/users/{own id}`` is refused (403), as the 2025 pages say it is not supported.
 
-SMS sign-in: ``enableSmsSignIn`` needs a ``mobile``; when another user has the same mobile
-number it still answers 204 but the state becomes ``phoneNumberNotUnique`` (the numbers must be
-unique in the tenant, §1.7; the enum value exists for this). The policy is not modelled: every
-user is allowed.
+SMS sign-in (Learn: "phoneAuthenticationMethod: enableSmsSignIn",
+https://learn.microsoft.com/graph/api/phoneauthenticationmethod-enablesmssignin; the states:
+https://learn.microsoft.com/graph/api/resources/phoneauthenticationmethod). ``smsSignInState``
+is computed when read: ``notSupported`` on other types than ``mobile``; ``notAllowedByPolicy``
+while the SMS method configuration does not enable the user for sign-in (disabled, user not
+targeted or excluded, or ``isUsableForSignIn: false``); else what was last set: ``notEnabled``,
+``ready`` or ``phoneNumberNotUnique`` (another user's ``mobile`` has the same number: "the
+phone must be unique in the SMS sign-in system"; Entra: "unique in your tenant"). The fake
+never answers ``notConfigured`` (nothing documented leads to it). ``enableSmsSignIn`` needs a
+``mobile``; a user the policy does not allow gets ``400 badRequest`` "Cannot enable SMS sign-in
+on phone auth method as the credential policy is not enabled on user." (Graph's message, seen
+in msgraph-sdk-dotnet issue 2549; the status is not documented); a number that is not unique
+still answers 204 with ``phoneNumberNotUnique``. Adding a ``mobile`` for a user the policy
+allows registers it at once ("the system will attempt to register the number": Learn, "Create
+phoneMethod"), as does changing the number of a registered one.
 
 resetPassword is delegated-only ("Application: not supported", §2.4a): app-only tokens get
 ``403 Authorization_RequestDenied``; so is reading its operation, which only Global
@@ -33,13 +44,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..directory import PASSWORD_METHOD_ID, PHONE_METHOD_IDS, PHONE_TYPES_BY_ID, Phone, User
+from ..directory import (
+    PASSWORD_METHOD_ID,
+    PHONE_METHOD_IDS,
+    PHONE_TYPES_BY_ID,
+    Directory,
+    Phone,
+    User,
+)
 from ..errors import GraphErrorResult, access_denied
 from ..tenant import PHONE_RE, PHONE_TYPES
 from . import admin_rules, lookups, operations, permissions
 from .context import GraphRequest, GraphResponse, no_content
 from .passwords import check_complexity, generate_temporary
 from .permissions import Requirement, require
+from .temporary_access_pass import tap_json
 
 PHONE_TYPE = "#microsoft.graph.phoneAuthenticationMethod"
 PASSWORD_TYPE = "#microsoft.graph.passwordAuthenticationMethod"
@@ -60,9 +79,14 @@ def item_not_found(what: str) -> GraphErrorResult:
     return GraphErrorResult(404, "itemNotFound", f"The {what} was not found.")
 
 
-def phone_json(phone: Phone) -> dict[str, Any]:
+SMS_REFUSAL = ("Cannot enable SMS sign-in on phone auth method as the credential policy is not "
+               "enabled on user.")
+
+
+def phone_json(directory: Directory, user: User, phone: Phone) -> dict[str, Any]:
     return {"@odata.type": PHONE_TYPE, "id": phone.id, "phoneNumber": phone.number,
-            "phoneType": phone.phone_type, "smsSignInState": phone.sms_sign_in_state}
+            "phoneType": phone.phone_type,
+            "smsSignInState": directory.sms_sign_in_state(user, phone)}
 
 
 def password_method_json() -> dict[str, Any]:
@@ -94,7 +118,11 @@ def _sorted_phones(user: User) -> list[Phone]:
 async def list_methods(req: GraphRequest) -> GraphResponse:
     user = lookups.user(req)
     _authorize(req, user, permissions.READ_AUTH_METHODS, write=False)
-    value = [password_method_json()] + [phone_json(p) for p in _sorted_phones(user)]
+    value = [password_method_json()] + [phone_json(req.directory, user, p)
+                                         for p in _sorted_phones(user)]
+    tap = user.temporary_access_pass
+    if tap is not None:
+        value.append(tap_json(tap, req.directory.tap_allowed(user.id)))
     return GraphResponse(body={"@odata.context": req.context_url(
         f"users('{user.id}')/authentication/methods"), "value": value})
 
@@ -103,10 +131,13 @@ async def get_method(req: GraphRequest) -> GraphResponse:
     user = lookups.user(req)
     _authorize(req, user, permissions.READ_AUTH_METHODS, write=False)
     method_id = req.params["method"].lower()
+    tap = user.temporary_access_pass
     if method_id == PASSWORD_METHOD_ID:
         obj = password_method_json()
+    elif tap is not None and method_id == tap.id:
+        obj = tap_json(tap, req.directory.tap_allowed(user.id))
     else:
-        obj = phone_json(_phone(user, method_id))
+        obj = phone_json(req.directory, user, _phone(user, method_id))
     return GraphResponse(body={"@odata.context": req.context_url(
         f"users('{user.id}')/authentication/methods/$entity")} | obj)
 
@@ -132,7 +163,7 @@ async def list_phones(req: GraphRequest) -> GraphResponse:
     _authorize(req, user, permissions.READ_PHONE_METHODS, write=False)
     return GraphResponse(body={
         "@odata.context": req.context_url(f"users('{user.id}')/authentication/phoneMethods"),
-        "value": [phone_json(p) for p in _sorted_phones(user)]})
+        "value": [phone_json(req.directory, user, p) for p in _sorted_phones(user)]})
 
 
 async def get_phone(req: GraphRequest) -> GraphResponse:
@@ -140,7 +171,8 @@ async def get_phone(req: GraphRequest) -> GraphResponse:
     _authorize(req, user, permissions.READ_PHONE_METHODS, write=False)
     phone = _phone(user, req.params["method"])
     return GraphResponse(body={"@odata.context": req.context_url(
-        f"users('{user.id}')/authentication/phoneMethods/$entity")} | phone_json(phone))
+        f"users('{user.id}')/authentication/phoneMethods/$entity")}
+        | phone_json(req.directory, user, phone))
 
 
 # -- writes --------------------------------------------------------------------------------
@@ -181,12 +213,17 @@ async def create_phone(req: GraphRequest) -> GraphResponse:
     if phone_type == "alternateMobile" and "mobile" not in user.phones:
         raise conflict("An alternateMobile phone can only be added when the user has a mobile "
                        "phone.")
-    phone = Phone(phone_type, body["phoneNumber"],
-                  "notEnabled" if phone_type == "mobile" else "notSupported")
+    phone = Phone(phone_type, body["phoneNumber"], "notSupported")
+    if phone_type == "mobile":
+        # "if a user is enabled by policy to use SMS sign-in and a mobile number is added,
+        # the system will attempt to register the number for use in that system"
+        phone.sms_sign_in_state = (_sms_state(req, user, phone.number)
+                                   if req.directory.sms_sign_in_allowed(user.id)
+                                   else "notEnabled")
     user.phones[phone_type] = phone
     location = f"{req.base_url}/v1.0/users/{user.id}/authentication/phoneMethods/{phone.id}"
-    body_out = {"@odata.context": req.context_url(
-        f"users('{user.id}')/authentication/phoneMethods/$entity")} | phone_json(phone)
+    context = req.context_url(f"users('{user.id}')/authentication/phoneMethods/$entity")
+    body_out = {"@odata.context": context} | phone_json(req.directory, user, phone)
     return GraphResponse(status=201, body=body_out, headers={"Location": location})
 
 
@@ -235,6 +272,8 @@ async def _sms_target(req: GraphRequest) -> tuple[User, Phone]:
 
 async def enable_sms_sign_in(req: GraphRequest) -> GraphResponse:
     user, phone = await _sms_target(req)
+    if not req.directory.sms_sign_in_allowed(user.id):
+        raise GraphErrorResult(400, "badRequest", SMS_REFUSAL)
     phone.sms_sign_in_state = _sms_state(req, user, phone.number)
     return no_content()
 

@@ -75,6 +75,22 @@ READ_AUTH_METHODS = needs(("UserAuthenticationMethod.Read.All", *_AUTH_RW))
 READ_PHONE_METHODS = READ_AUTH_METHODS | needs(("UserAuthMethod-Phone.Read.All",
                                                 "UserAuthMethod-Phone.ReadWrite.All"))
 WRITE_PHONE_METHODS = needs((*_AUTH_RW, "UserAuthMethod-Phone.ReadWrite.All"))
+# Temporary Access Pass methods (Learn: "Create temporaryAccessPassMethod", "List
+# temporaryAccessPassMethods", "Get" and "Delete temporaryAccessPassAuthenticationMethod").
+# Another user's: the .All permissions; one's own (delegated): any of them.
+_TAP_RW_ALL = (*_AUTH_RW, "UserAuthMethod-TAP.ReadWrite.All")
+_TAP_READ_ALL = (*_TAP_RW_ALL, "UserAuthenticationMethod.Read.All", "UserAuthMethod-TAP.Read.All")
+_TAP_SELF = ("UserAuthenticationMethod.ReadWrite", "UserAuthMethod-TAP.ReadWrite")
+READ_TAP_METHODS = needs(_TAP_READ_ALL)
+READ_OWN_TAP_METHODS = READ_TAP_METHODS | needs((), (*_TAP_SELF, "UserAuthenticationMethod.Read",
+                                                      "UserAuthMethod-TAP.Read"))
+WRITE_TAP_METHODS = needs(_TAP_RW_ALL)
+DELETE_OWN_TAP_METHODS = WRITE_TAP_METHODS | needs((), _TAP_SELF)
+# The authentication methods policy's method configurations (Learn: "Get
+# temporaryAccessPassAuthenticationMethodConfiguration", "Get smsAuthenticationMethodConfiguration":
+# Policy.Read.All on the older pages, Policy.Read.AuthenticationMethod on the newer).
+READ_AUTH_METHODS_POLICY = needs(("Policy.Read.All", "Policy.Read.AuthenticationMethod",
+                                  "Policy.ReadWrite.AuthenticationMethod"))
 # resetPassword and its operation: "Application: not supported" (facts §2.4a).
 RESET_PASSWORD = needs((), _AUTH_RW)
 # Learn "Get longRunningOperation": another user's needs the .All scopes, one's own any of them.

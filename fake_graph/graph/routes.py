@@ -6,6 +6,8 @@ from . import administrative_units as au
 from . import applications as apps
 from . import auth_methods as am
 from . import batch, eligibility, memberships, owners, roles, users
+from . import method_configurations as configurations
+from . import temporary_access_pass as tap
 from .router import Router
 
 _USER = "/users/{user}"
@@ -43,6 +45,13 @@ def build_router() -> Router:
     r.delete(_AUTH + "/phoneMethods/{method}", am.delete_phone)
     r.post(_AUTH + "/phoneMethods/{method}/enableSmsSignIn", am.enable_sms_sign_in)
     r.post(_AUTH + "/phoneMethods/{method}/disableSmsSignIn", am.disable_sms_sign_in)
+    r.get(_AUTH + "/temporaryAccessPassMethods", tap.list_passes)
+    r.post(_AUTH + "/temporaryAccessPassMethods", tap.create)
+    r.get(_AUTH + "/temporaryAccessPassMethods/{method}", tap.get_pass)
+    r.delete(_AUTH + "/temporaryAccessPassMethods/{method}", tap.delete_pass)
+
+    r.get("/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/"
+          "{configuration}", configurations.get_configuration)
 
     r.get("/directory/administrativeUnits", au.list_units)
     r.get(_UNIT, au.get_unit)
