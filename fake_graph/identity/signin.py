@@ -13,6 +13,9 @@ is enabled, has the same password, its sessions were not revoked since
 ``prompt=login`` (or ``select_account``) always shows the form; ``prompt=none`` answers
 ``login_required`` without a session. Sign-out (logout.py) ends it. The OAuth parameters
 travel through the form as hidden fields and are validated again on each POST.
+
+The password field also takes the user's Temporary Access Pass, while it is usable; a session
+made with one ends with the pass (its lifetime, or its deletion or replacement).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from aiohttp import web
 
 from ..directory import Application, User
 from ..errors import entra_error_body
+from ..methods_policy import TemporaryAccessPass
 from ..server import FAKE, FakeGraph
 from . import pages
 from .clientauth import find_client
@@ -147,14 +151,19 @@ def _validate_request(auth: Authorize) -> None:
         raise missing_parameter("code_challenge")
 
 
-def _signed_in(auth: Authorize, user: User) -> web.StreamResponse:
-    """A sign-in with the form succeeded: the code, and a single sign-on session."""
+def _signed_in(auth: Authorize, user: User,
+               with_pass: TemporaryAccessPass | None = None) -> web.StreamResponse:
+    """A sign-in with the form succeeded: the code, and a single sign-on session (no longer
+    than the Temporary Access Pass it was made with, if it was)."""
     response = _issue_code(auth, user)
     now = time.time()
-    value = store(auth.fake).new_sso(SsoSession(user.id, password_stamp(user), now,
-                                                now + SSO_LIFETIME))
+    expires = now + SSO_LIFETIME
+    if with_pass is not None:
+        expires = min(expires, with_pass.end.timestamp())
+    value = store(auth.fake).new_sso(SsoSession(user.id, password_stamp(user), now, expires,
+                                                with_pass.id if with_pass else None))
     response.set_cookie(SSO_COOKIE, value, path="/", secure=True, httponly=True,
-                        samesite="None", max_age=SSO_LIFETIME)
+                        samesite="None", max_age=max(1, int(expires - now)))
     return response
 
 
@@ -169,6 +178,9 @@ def sso_user(fake: FakeGraph, request: web.Request) -> User | None:
     revoked = user.sign_in_sessions_valid_from
     if revoked is not None and int(session.issued_at) < revoked:
         return None
+    tap = user.temporary_access_pass
+    if session.pass_id is not None and (tap is None or tap.id != session.pass_id):
+        return None  # the pass it was made with was deleted or replaced
     return user
 
 
@@ -187,7 +199,17 @@ def _issue_code(auth: Authorize, user: User) -> web.StreamResponse:
     return auth.respond({"code": code})
 
 
+_BAD_CREDENTIALS = (
+    "Your account or password is incorrect. If you don't remember your password, reset it now. "
+    "(AADSTS50126: Error validating credentials due to invalid username or password.)")
+# What Entra shows for a pass the policy does not allow, or a one-time pass already used
+# (Learn: "Configure Temporary Access Pass", Troubleshooting).
+_PASS_BLOCKED = "Temporary Access Pass sign in was blocked due to User Credential Policy."
+
+
 def _sign_in(auth: Authorize) -> web.StreamResponse:
+    """The form: a password, or instead the user's Temporary Access Pass (Entra's "Use your
+    Temporary Access Pass"): accepted while usable, a one-time pass consumed here."""
     username = auth.params.get("username", "").strip()
     password = auth.params.get("password", "")
     directory = auth.fake.directory
@@ -196,15 +218,26 @@ def _sign_in(auth: Authorize) -> web.StreamResponse:
         return auth.page("signin.html", username=username, error=(
             "We couldn't find an account with that username. Try another one. "
             "(AADSTS50034: The user account does not exist in this directory.)"))
+    tap: TemporaryAccessPass | None = None
     if not password_matches(user, password):
-        return auth.page("signin.html", username=username, error=(
-            "Your account or password is incorrect. If you don't remember your password, "
-            "reset it now. (AADSTS50126: Error validating credentials due to invalid "
-            "username or password.)"))
+        tap = user.temporary_access_pass
+        if tap is None or not tap.matches(password):
+            return auth.page("signin.html", username=username, error=_BAD_CREDENTIALS)
+        reason = tap.usability(directory.tap_allowed(user.id))
+        if reason in ("DisabledByPolicy", "OneTimeUsed"):
+            return auth.page("signin.html", username=username, error=_PASS_BLOCKED)
+        if reason != "EnabledByPolicy":  # expired, or not valid yet: not a credential now
+            return auth.page("signin.html", username=username, error=_BAD_CREDENTIALS)
     if not user.account_enabled:
         return auth.page("signin.html", username=username, error=(
             "Your account has been locked. Contact your support person to unlock it, then try "
             "again. (AADSTS50057: The user account is disabled.)"))
+    if tap is not None:
+        # No password was used, so none is asked to change: a pass "doesn't replace a user's
+        # password" (Learn: "Configure Temporary Access Pass").
+        if tap.is_usable_once:
+            tap.used = True
+        return _signed_in(auth, user, with_pass=tap)
     if user.force_change_password_next_sign_in:
         flow = store(auth.fake).new_ticket(PasswordChangeTicket(
             user.id, password_stamp(user), time.time() + TICKET_LIFETIME))

@@ -75,6 +75,10 @@ class SsoSession:
     stamp: str  # password_stamp at sign-in: a password change or reset ends the session
     issued_at: float
     expires_at: float
+    # A sign-in with a Temporary Access Pass: the session lasts no longer than the pass, and
+    # ends when the pass is deleted or replaced (Learn: "Configure Temporary Access Pass",
+    # Expiration).
+    pass_id: str | None = None
 
 
 class IdentityStore:
