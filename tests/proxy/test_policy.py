@@ -86,6 +86,7 @@ def test_example_policy_loads() -> None:
     p = load_policy(ROOT / "policies" / "example.yaml")
     assert set(p.locations) == {"seattle", "tacoma", "portland"}
     assert p.protected.admins is True
+    assert p.phones.allowed_regions == {"US", "CA"} and p.phones.refuse_manager_numbers
 
 
 BAD = [
