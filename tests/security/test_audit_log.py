@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 from e2e_support import CLIENT_SECRET, Stack, uid
 
+from mystaff_proxy.phone_hash import PhoneHasher
+
 MGR = "mgr.upn@e2e.example"
 FORGED = "\"event\":\"password_reset\",\"outcome\":\"success\",\"actor\":\"x\""
 BREAKS = ["\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x1e", "\x85", "\u2028", "\u2029"]
@@ -68,6 +70,11 @@ async def test_no_secret_reaches_the_audit_log(stack: Stack) -> None:
         assert secret not in raw, secret
     assert "eyJ" not in raw  # no JWT
     details = [json.loads(line).get("detail") or {} for line in raw.splitlines()]
-    assert {"phoneType": "mobile", "phoneLast2": "88"} in details
+    # the number is named by its keyed hash (docs/phones.md), never written
+    digest = PhoneHasher.from_settings(stack.settings).digest
+    assert {"phoneType": "mobile", "phoneLast2": "88",
+            "phoneHash": digest("+12065550188")} in details
     assert any(d.get("previousPhoneLast2") == "88" and d.get("phoneLast2") == "99"
+               and d.get("previousPhoneHash") == digest("+12065550188")
+               and d.get("phoneHash") == digest("+12065550199")
                for d in details)
