@@ -13,6 +13,7 @@ from .audit import EventType, Principal
 from .bearer import BearerError, KeysUnavailable
 from .errors import ApiError
 from .graph.operations import PhoneMethod
+from .graph.sign_in_methods import AccessPass
 from .openapi import build_openapi
 from .request_keys import REQUEST_ID, SESSION
 from .services import SERVICES
@@ -181,7 +182,17 @@ async def staff_profile(request: web.Request, caller: Caller) -> web.StreamRespo
     return _json({"id": p.id, "displayName": p.display_name,
                   "userPrincipalName": p.user_principal_name, "mail": p.mail,
                   "jobTitle": p.job_title, "actions": list(p.actions),
-                  "phoneMethods": [_phone(m) for m in p.phones]})
+                  "phoneMethods": [_phone(m) for m in p.phones],
+                  "temporaryAccessPass": _access_pass(p.access_pass)})
+
+
+def _access_pass(found: AccessPass | None) -> dict[str, Any] | None:
+    """Whether the person has a pass and until when; never the pass itself."""
+    if found is None:
+        return None
+    return {"createdDateTime": found.created, "startDateTime": found.start,
+            "lifetimeInMinutes": found.lifetime_minutes, "isUsableOnce": found.usable_once,
+            "isUsable": found.usable, "methodUsabilityReason": found.usability_reason}
 
 
 @api_change(EventType.PASSWORD_RESET)
@@ -224,6 +235,38 @@ async def remove_phone(request: web.Request, caller: Caller) -> web.StreamRespon
     return web.Response(status=204)
 
 
+@api_change(EventType.TEMPORARY_ACCESS_PASS_ISSUED)
+async def issue_access_pass(request: web.Request, caller: Caller) -> web.StreamResponse:
+    issued = await request.app[SERVICES].staff.issue_access_pass(
+        caller, request.match_info["loc"], request.match_info["userId"], await _body(request))
+    response = _json({"temporaryAccessPass": issued.code, "startDateTime": issued.start,
+                      "lifetimeInMinutes": issued.lifetime_minutes,
+                      "isUsableOnce": issued.usable_once}, status=201)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@api_change(EventType.TEMPORARY_ACCESS_PASS_REMOVED)
+async def remove_access_pass(request: web.Request, caller: Caller) -> web.StreamResponse:
+    await request.app[SERVICES].staff.remove_access_pass(
+        caller, request.match_info["loc"], request.match_info["userId"])
+    return web.Response(status=204)
+
+
+@api_change(EventType.SMS_SIGN_IN_ENABLED)
+async def enable_sms_sign_in(request: web.Request, caller: Caller) -> web.StreamResponse:
+    mobile = await request.app[SERVICES].staff.switch_sms_sign_in(
+        caller, request.match_info["loc"], request.match_info["userId"], True)
+    return _json(_phone(mobile))
+
+
+@api_change(EventType.SMS_SIGN_IN_DISABLED)
+async def disable_sms_sign_in(request: web.Request, caller: Caller) -> web.StreamResponse:
+    mobile = await request.app[SERVICES].staff.switch_sms_sign_in(
+        caller, request.match_info["loc"], request.match_info["userId"], False)
+    return _json(_phone(mobile))
+
+
 async def openapi(request: web.Request) -> web.StreamResponse:
     return _json(build_openapi())
 
@@ -239,4 +282,8 @@ def setup_api_routes(app: web.Application) -> None:
     app.router.add_post(staff + "/phone-methods", add_phone)
     app.router.add_patch(staff + "/phone-methods/{phoneType}", change_phone)
     app.router.add_delete(staff + "/phone-methods/{phoneType}", remove_phone)
+    app.router.add_post(staff + "/temporary-access-pass", issue_access_pass)
+    app.router.add_delete(staff + "/temporary-access-pass", remove_access_pass)
+    app.router.add_post(staff + "/phone-methods/mobile/sms-sign-in", enable_sms_sign_in)
+    app.router.add_delete(staff + "/phone-methods/mobile/sms-sign-in", disable_sms_sign_in)
     app.router.add_get(base + "/openapi.json", openapi)

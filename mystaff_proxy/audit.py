@@ -43,6 +43,10 @@ class EventType(StrEnum):
     PHONE_ADDED = "phone_added"
     PHONE_CHANGED = "phone_changed"
     PHONE_REMOVED = "phone_removed"
+    TEMPORARY_ACCESS_PASS_ISSUED = "temporary_access_pass_issued"
+    TEMPORARY_ACCESS_PASS_REMOVED = "temporary_access_pass_removed"
+    SMS_SIGN_IN_ENABLED = "sms_sign_in_enabled"
+    SMS_SIGN_IN_DISABLED = "sms_sign_in_disabled"
     ACCESS_DENIED = "access_denied"
 
 
@@ -86,6 +90,9 @@ DETAIL_KEYS: Final = frozenset({
     "graphStatus",         # the HTTP status Graph answered, for failed
     "graphCode",           # Graph's error code, for failed (an identifier, not a message)
     "operation",           # manager mode: "unconfirmed" when a reset could not be confirmed
+    "lifetimeInMinutes",   # a Temporary Access Pass's lifetime (never the pass)
+    "isUsableOnce",        # whether that pass signs in once
+    "smsSignInState",      # the mobile's SMS sign-in state Graph reports (e.g. "ready")
 })
 _LAST_DIGITS_KEYS: Final = frozenset({"phoneLast2", "previousPhoneLast2"})
 #: Keys whose value is a keyed hash: 64 lower-case hex digits, and nothing else (the checks

@@ -14,7 +14,8 @@ ERROR_CODES = [
     "rate_limited", "conflict", "upstream_unavailable", "internal_error",
 ]
 PHONE_TYPES = ["mobile", "alternateMobile", "office"]
-ACTIONS = ["reset_password", "manage_phone"]
+ACTIONS = ["reset_password", "manage_phone", "issue_temporary_access_pass",
+           "manage_sms_sign_in"]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -80,7 +81,21 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
                        "jobTitle": {"type": ["string", "null"]},
                        "actions": {"type": "array",
                                    "items": {"type": "string", "enum": ACTIONS}},
-                       "phoneMethods": {"type": "array", "items": _ref("PhoneMethod")}},
+                       "phoneMethods": {"type": "array", "items": _ref("PhoneMethod")},
+                       "temporaryAccessPass": _ref("AccessPass")},
+    }
+    access_pass = {
+        "type": ["object", "null"], "additionalProperties": False,
+        "description": "Whether the person has a Temporary Access Pass and until when (null: "
+                       "none); never the pass itself",
+        "required": ["createdDateTime", "startDateTime", "lifetimeInMinutes", "isUsableOnce",
+                     "isUsable", "methodUsabilityReason"],
+        "properties": {"createdDateTime": {"type": ["string", "null"]},
+                       "startDateTime": {"type": ["string", "null"]},
+                       "lifetimeInMinutes": {"type": ["integer", "null"]},
+                       "isUsableOnce": {"type": ["boolean", "null"]},
+                       "isUsable": {"type": ["boolean", "null"]},
+                       "methodUsabilityReason": {"type": ["string", "null"]}},
     }
     error = {
         "type": "object", "required": ["error"], "additionalProperties": False,
@@ -127,7 +142,8 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             },
             "schemas": {"Location": location, "PhoneMethod": phone, "Staff": staff,
-                        "Profile": profile, "Error": error, "Me": me},
+                        "Profile": profile, "Error": error, "Me": me,
+                        "AccessPass": access_pass},
             "responses": responses,
         },
         "security": [{"session": []}, {"bearer": []}],
@@ -212,6 +228,45 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
                     "operationId": "removePhone", "summary": "Remove a phone number",
                     "parameters": [_LOC, _USER, _PTYPE, _CSRF],
                     "responses": {"204": {"description": "Removed"}} | _COMMON_WRITE},
+            },
+            "/api/v1/locations/{loc}/staff/{userId}/temporary-access-pass": {
+                "post": {
+                    "operationId": "issueTemporaryAccessPass",
+                    "summary": "Issue a Temporary Access Pass (replaces one that exists)",
+                    "parameters": [_LOC, _USER, _CSRF],
+                    "requestBody": {"required": False, "content": {"application/json": {
+                        "schema": {"type": "object", "additionalProperties": False,
+                                   "properties": {"lifetimeMinutes": {"type": "integer",
+                                                                      "minimum": 1},
+                                                  "isUsableOnce": {"type": "boolean"}}}}}},
+                    "responses": {"201": _json({
+                        "type": "object", "additionalProperties": False,
+                        "required": ["temporaryAccessPass", "startDateTime",
+                                     "lifetimeInMinutes", "isUsableOnce"],
+                        "properties": {"temporaryAccessPass": {"type": "string"},
+                                       "startDateTime": {"type": ["string", "null"]},
+                                       "lifetimeInMinutes": {"type": "integer"},
+                                       "isUsableOnce": {"type": "boolean"}}},
+                        "The pass, shown once")} | _COMMON_WRITE},
+                "delete": {
+                    "operationId": "removeTemporaryAccessPass",
+                    "summary": "Remove the person's Temporary Access Pass",
+                    "parameters": [_LOC, _USER, _CSRF],
+                    "responses": {"204": {"description": "Removed"}} | _COMMON_WRITE},
+            },
+            "/api/v1/locations/{loc}/staff/{userId}/phone-methods/mobile/sms-sign-in": {
+                "post": {
+                    "operationId": "enableSmsSignIn",
+                    "summary": "Let the person sign in with a code sent to their mobile",
+                    "parameters": [_LOC, _USER, _CSRF],
+                    "responses": {"200": _json(_ref("PhoneMethod"), "The mobile, its new "
+                                               "smsSignInState")} | _COMMON_WRITE},
+                "delete": {
+                    "operationId": "disableSmsSignIn",
+                    "summary": "Stop sign-in with a code sent to the mobile",
+                    "parameters": [_LOC, _USER, _CSRF],
+                    "responses": {"200": _json(_ref("PhoneMethod"), "The mobile, its new "
+                                               "smsSignInState")} | _COMMON_WRITE},
             },
             "/api/v1/openapi.json": {"get": {
                 "operationId": "getOpenApi", "summary": "This document", "security": [],

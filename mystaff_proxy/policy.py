@@ -32,6 +32,8 @@ class Action(StrEnum):
 
     RESET_PASSWORD = "reset_password"
     MANAGE_PHONE = "manage_phone"
+    ISSUE_TEMPORARY_ACCESS_PASS = "issue_temporary_access_pass"
+    MANAGE_SMS_SIGN_IN = "manage_sms_sign_in"
 
 
 class PolicyError(ValueError):
@@ -83,7 +85,18 @@ class PasswordRules:
 @dataclass(frozen=True, slots=True)
 class Limits:
     password_resets_per_manager_per_hour: int = 30
-    phone_changes_per_manager_per_hour: int = 60
+    phone_changes_per_manager_per_hour: int = 60  # SMS sign-in switches count here too
+    temporary_access_passes_per_manager_per_hour: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PassRules:
+    """``temporary_access_pass``: the passes a manager issues (the tenant's TAP configuration
+    bounds them further: docs/sign-in-methods.md)."""
+
+    lifetime_minutes: int = 60  # a pass's lifetime unless the manager asks for less or more
+    max_lifetime_minutes: int = 480  # the most a manager may ask for
+    one_time: bool = True  # every pass signs in once
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +123,7 @@ class Policy:
     #: The first line each UPN appears on, for warnings about UPNs Graph does not know.
     upn_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
     phones: PhoneRules = PhoneRules()
+    temporary_access_pass: PassRules = PassRules()
 
 
 PASSWORD_LENGTH_RANGE: Final = (12, 256)
@@ -120,13 +134,16 @@ _UPN_RE: Final = re.compile(r"[^@\s]+@[^@\s]+")
 _ACTIONS: Final = {a.value: a for a in Action}
 
 _TOP_KEYS: Final = ("version", "locations", "assignments", "protected", "password", "limits",
-                    "phones")
+                    "phones", "temporary_access_pass")
 _LOCATION_KEYS: Final = ("administrative_unit", "name")
 _ASSIGNMENT_KEYS: Final = ("managers", "manager_groups", "locations", "allow")
 _PROTECTED_KEYS: Final = ("admins", "users", "groups", "managers", "owners")
 _MANAGER_PROTECTION: Final = {m.value: m for m in ManagerProtection}
 _PASSWORD_KEYS: Final = ("length", "allow_manager_entered")
-_LIMIT_KEYS: Final = ("password_resets_per_manager_per_hour", "phone_changes_per_manager_per_hour")
+_LIMIT_KEYS: Final = ("password_resets_per_manager_per_hour", "phone_changes_per_manager_per_hour",
+                      "temporary_access_passes_per_manager_per_hour")
+_PASS_KEYS: Final = ("lifetime_minutes", "max_lifetime_minutes", "one_time")
+PASS_LIFETIME_RANGE: Final = (10, 43_200)  # Entra's own bounds: 10 minutes to 30 days
 _PHONES_KEYS: Final = ("allowed_regions", "refuse_manager_numbers")
 
 
@@ -345,7 +362,27 @@ class _Parser:
             password_resets_per_manager_per_hour=self.integer(
                 body, "password_resets_per_manager_per_hour", "limits", 30, 1, 100_000),
             phone_changes_per_manager_per_hour=self.integer(
-                body, "phone_changes_per_manager_per_hour", "limits", 60, 1, 100_000))
+                body, "phone_changes_per_manager_per_hour", "limits", 60, 1, 100_000),
+            temporary_access_passes_per_manager_per_hour=self.integer(
+                body, "temporary_access_passes_per_manager_per_hour", "limits", 10, 1,
+                100_000))
+
+    def temporary_access_pass(self, doc: LineDict) -> PassRules:
+        key = "temporary_access_pass"
+        if key not in doc:
+            return PassRules()
+        body = self.mapping(doc[key], doc.line_of(key), key)
+        if body is None:
+            return PassRules()
+        self.keys(body, _PASS_KEYS, f"{key}: ")
+        low, high = PASS_LIFETIME_RANGE
+        maximum = self.integer(body, "max_lifetime_minutes", key, 480, low, high)
+        lifetime = self.integer(body, "lifetime_minutes", key, min(60, maximum), low, high)
+        if lifetime > maximum:
+            self.err(body.line_of("lifetime_minutes"),
+                     f"{key}.lifetime_minutes: must not exceed max_lifetime_minutes ({maximum})")
+        return PassRules(lifetime_minutes=lifetime, max_lifetime_minutes=maximum,
+                         one_time=self.boolean(body, "one_time", key, True))
 
     def phones(self, doc: LineDict) -> PhoneRules:
         if "phones" not in doc:
@@ -432,10 +469,11 @@ def _parse_policy(text: str, path: str) -> Policy:
     assignments = p.assignments(doc, defined)
     protected, password, limits = p.protected(doc), p.password(doc), p.limits(doc)
     phones = p.phones(doc)
+    passes = p.temporary_access_pass(doc)
     if p.errors:
         raise PolicyError([e for _, _, e in sorted(p.errors)])
     return Policy(1, locations, tuple(assignments), protected, password, limits, path,
-                  p.upn_lines, phones)
+                  p.upn_lines, phones, passes)
 
 
 def load_policy(path: str | Path) -> Policy:

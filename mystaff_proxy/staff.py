@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 
 from . import authz
 from .audit import (
@@ -35,6 +35,13 @@ from .graph.operations import (
     StaffSummary,
     TargetSnapshot,
     is_guid,
+)
+from .graph.sign_in_methods import (
+    AccessPass,
+    IssuedPass,
+    issue_pass,
+    remove_pass,
+    switch_sms_sign_in,
 )
 from .owners import OwnerSet
 from .passwords import check_password, generate_password
@@ -89,6 +96,21 @@ class PasswordReset:
     confirmed: bool = True
 
 
+PASS_DISABLED_MESSAGE = ("Temporary Access Passes are turned off for your organization "
+                         "(Microsoft Entra admin center: Authentication methods, Temporary "
+                         "Access Pass). Ask IT.")
+PASS_NOT_FOR_USER_MESSAGE = ("Your organization's Temporary Access Pass policy does not cover "
+                             "this person. Ask IT.")
+SMS_NO_MOBILE_MESSAGE = "This person has no mobile number; add one first."
+#: smsSignInState values that make enabling impossible, as a manager can read them.
+SMS_REFUSALS: Final = {
+    "phoneNumberNotUnique": "This number already signs someone else in; each person needs "
+                            "their own mobile number for phone sign-in.",
+    "notAllowedByPolicy": "Your organization does not allow phone sign-in for this person "
+                          "(SMS authentication policy). Ask IT.",
+    "notSupported": "Phone sign-in is not available for this number.",
+    "notConfigured": "Phone sign-in is not set up for this number yet; try again later.",
+}
 GRAPH_DENIED_MESSAGE = ("Microsoft Entra refused this change: your own Entra role does not "
                         "cover this person. Nothing was changed; ask IT to check your role.")
 RESET_FAILED_MESSAGE = ("Microsoft Entra reports that the reset failed; the password was not "
@@ -118,6 +140,7 @@ class ProfileView:
     actions: tuple[str, ...]
     phones: tuple[PhoneMethod, ...]
     protected_reason: str | None  # why no change is possible (for the page), else None
+    access_pass: AccessPass | None = None  # the person's Temporary Access Pass (never the pass)
 
 
 class ManagerGroups:
@@ -283,7 +306,8 @@ class StaffService:
 
     async def _check(self, caller: Caller, loc: str, user_id: str, action: str,
                      event: EventType, *, with_phones: bool,
-                     manager_phones: bool = False) -> TargetSnapshot:
+                     manager_phones: bool = False, with_pass: bool = False,
+                     with_pass_policy: bool = False) -> TargetSnapshot:
         """SPEC §8 steps 2-6 for one target; refusals are audited and raised.
         ``manager_phones``: the caller's own numbers too, in the same ``$batch``."""
         grants = await self._manager_grants(caller, event, action, loc)
@@ -295,13 +319,17 @@ class StaffService:
         # a second $batch round trip (bench/round_trips.py: 3 -> 2). Keyed by request id, so
         # no other request sees it; the decision below is still made afresh for this action.
         snapshot = self._snapshot_of_this_request(caller.request_id, au, user_id, with_phones)
-        if snapshot is not None and manager_phones and snapshot.manager_phones is None:
+        if snapshot is not None and (
+                (manager_phones and snapshot.manager_phones is None)
+                or (with_pass and not snapshot.access_pass_known)
+                or (with_pass_policy and snapshot.pass_policy is None)):
             snapshot = None
         if snapshot is None:
             try:
                 snapshot = await self._ops.fetch_target(
                     au, user_id, with_phones=with_phones,
-                    manager_id=caller.oid if manager_phones else None)
+                    manager_id=caller.oid if manager_phones else None,
+                    with_pass=with_pass, with_pass_policy=with_pass_policy)
             except GraphError as exc:
                 await self._failed(caller, event, exc, location=loc, target_id=user_id)
             self._remember_snapshot(caller.request_id, au, snapshot)
@@ -345,7 +373,7 @@ class StaffService:
 
     async def profile(self, caller: Caller, loc: str, user_id: str) -> ProfileView:
         snapshot = await self._check(caller, loc, user_id, authz.VIEW, EventType.ACCESS_DENIED,
-                                     with_phones=True)
+                                     with_phones=True, with_pass=True)
         grants = await self.grants(caller)
         policy = self._policy_in_force()
         facts = self._facts(snapshot)
@@ -361,9 +389,10 @@ class StaffService:
         assert profile is not None
         # A protected person's phone numbers are none of the manager's business.
         phones = snapshot.phones or () if protected_reason is None else ()
+        access_pass = snapshot.access_pass if protected_reason is None else None
         return ProfileView(profile.id, profile.display_name, profile.user_principal_name,
                            profile.mail, profile.job_title, tuple(actions), phones,
-                           protected_reason)
+                           protected_reason, access_pass)
 
     async def reset_password(self, caller: Caller, loc: str, user_id: str,
                              body: Any) -> PasswordReset:
@@ -470,6 +499,87 @@ class StaffService:
         token = await self._delegated_token(caller, event, loc, target)
         await self._change(caller, event, loc, target, detail,
                            self._ops.delete_phone(snapshot.user_id, phone_type, token=token))
+
+    # -- sign-in methods: Temporary Access Pass, SMS sign-in (docs/sign-in-methods.md) -------
+
+    async def issue_access_pass(self, caller: Caller, loc: str, user_id: str,
+                                body: Any) -> IssuedPass:
+        """A Temporary Access Pass for someone who cannot sign in (a lost phone): within the
+        policy's and the tenant's bounds, for people the tenant's TAP policy covers. A new
+        pass replaces one that exists (Graph's rule). Shown once; never audited."""
+        event = EventType.TEMPORARY_ACCESS_PASS_ISSUED
+        snapshot = await self._check(caller, loc, user_id,
+                                     Action.ISSUE_TEMPORARY_ACCESS_PASS.value, event,
+                                     with_phones=False, with_pass_policy=True)
+        target = _target(snapshot)
+        rules = self._policy_in_force().policy.temporary_access_pass
+        tenant = snapshot.pass_policy
+        assert tenant is not None
+        if not isinstance(body, dict) or set(body) - {"lifetimeMinutes", "isUsableOnce"}:
+            await self._refused(caller, event, "invalid_request", location=loc, target=target)
+        wanted = body.get("lifetimeMinutes", rules.lifetime_minutes)
+        once = body.get("isUsableOnce", rules.one_time)
+        if not isinstance(wanted, int) or isinstance(wanted, bool) \
+                or not 1 <= wanted <= rules.max_lifetime_minutes or not isinstance(once, bool) \
+                or (rules.one_time and not once):
+            await self._refused(caller, event, "invalid_request", location=loc, target=target)
+        if not tenant.enabled:
+            await self._refused(caller, event, "forbidden", location=loc, target=target,
+                                why="pass_disabled", message=PASS_DISABLED_MESSAGE)
+        if not tenant.applies_to(snapshot.group_ids):
+            await self._refused(caller, event, "forbidden", location=loc, target=target,
+                                why="pass_not_for_user", message=PASS_NOT_FOR_USER_MESSAGE)
+        lifetime, once = tenant.lifetime(wanted), once or tenant.usable_once
+        limit = self._policy_in_force().policy.limits.temporary_access_passes_per_manager_per_hour
+        await self._take(caller, event, f"pass:{caller.oid}", limit, loc, target)
+        token = await self._delegated_token(caller, event, loc, target)
+        issued: IssuedPass = await self._change(
+            caller, event, loc, target, {"lifetimeInMinutes": lifetime, "isUsableOnce": once},
+            issue_pass(self._ops.client, snapshot.user_id, lifetime, once, token=token))
+        return issued
+
+    async def remove_access_pass(self, caller: Caller, loc: str, user_id: str) -> None:
+        event = EventType.TEMPORARY_ACCESS_PASS_REMOVED
+        snapshot = await self._check(caller, loc, user_id,
+                                     Action.ISSUE_TEMPORARY_ACCESS_PASS.value, event,
+                                     with_phones=False, with_pass=True)
+        target = _target(snapshot)
+        current = snapshot.access_pass
+        if current is None:
+            await self._refused(caller, event, "not_found", location=loc, target=target)
+        limit = self._policy_in_force().policy.limits.temporary_access_passes_per_manager_per_hour
+        await self._take(caller, event, f"pass:{caller.oid}", limit, loc, target)
+        token = await self._delegated_token(caller, event, loc, target)
+        await self._change(caller, event, loc, target, {},
+                           remove_pass(self._ops.client, snapshot.user_id, current.id,
+                                       token=token))
+
+    async def switch_sms_sign_in(self, caller: Caller, loc: str, user_id: str,
+                                 enable: bool) -> PhoneMethod:
+        """Phone-number sign-in on the mobile, on or off. Graph's states that make it
+        impossible are refused first, in a sentence (``conflict``); the answer is the mobile
+        with the state Graph reports after the switch."""
+        event = EventType.SMS_SIGN_IN_ENABLED if enable else EventType.SMS_SIGN_IN_DISABLED
+        snapshot = await self._check(caller, loc, user_id, Action.MANAGE_SMS_SIGN_IN.value,
+                                     event, with_phones=True)
+        target = _target(snapshot)
+        mobile = _phone_of(snapshot, "mobile")
+        if mobile is None:
+            await self._refused(caller, event, "conflict", location=loc, target=target,
+                                why="no_mobile", message=SMS_NO_MOBILE_MESSAGE)
+        phone: dict[str, Any] = {"phoneType": "mobile",
+                                 "phoneHash": self._hasher.of(mobile.phone_number)}
+        state = mobile.sms_sign_in_state or ""
+        if enable and state in SMS_REFUSALS:
+            await self._refused(caller, event, "conflict", location=loc, target=target,
+                                why=state, message=SMS_REFUSALS[state], **phone)
+        await self._take_phone_change(caller, event, loc, target, phone)
+        token = await self._delegated_token(caller, event, loc, target)
+        new_state = await self._change(
+            caller, event, loc, target, _present(phone),
+            switch_sms_sign_in(self._ops.client, snapshot.user_id, enable, token=token),
+            detail_after=lambda s: {"smsSignInState": s} if s else None)
+        return PhoneMethod("mobile", mobile.phone_number, new_state)
 
     # -- helpers ------------------------------------------------------------------------------
 

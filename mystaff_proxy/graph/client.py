@@ -235,7 +235,7 @@ class GraphClient:
         return (await self.request("GET", path, params=params, headers=headers, op=op)).body
 
     async def batch(self, requests: Sequence[BatchRequest], *, op: str = "batch",
-                    retry: bool = True) -> dict[str, GraphResponse]:
+                    retry: bool = True, token: str | None = None) -> dict[str, GraphResponse]:
         """Run sub-requests through ``$batch`` (20 per call, calls concurrent).
 
         Sub-requests answered 429/503/504 are sent again (in a new batch) after their
@@ -248,7 +248,8 @@ class GraphClient:
         attempt = 0
         while pending:
             chunks = [pending[i:i + BATCH_LIMIT] for i in range(0, len(pending), BATCH_LIMIT)]
-            answers = await asyncio.gather(*(self._batch_once(c, op, retry) for c in chunks))
+            answers = await asyncio.gather(*(self._batch_once(c, op, retry, token)
+                                             for c in chunks))
             again: list[BatchRequest] = []
             wait = 0.0
             for chunk, answer in zip(chunks, answers, strict=True):
@@ -270,10 +271,11 @@ class GraphClient:
             pending = again
         return results
 
-    async def _batch_once(self, chunk: Sequence[BatchRequest], op: str,
-                          retry: bool) -> dict[str, GraphResponse]:
+    async def _batch_once(self, chunk: Sequence[BatchRequest], op: str, retry: bool,
+                          token: str | None = None) -> dict[str, GraphResponse]:
         payload = {"requests": [_batch_item(r) for r in chunk]}
-        resp = await self.request("POST", "$batch", body=payload, retry=retry, op=op)
+        resp = await self.request("POST", "$batch", body=payload, retry=retry, op=op,
+                                  token=token)
         body = resp.body
         if not isinstance(body, dict) or not isinstance(body.get("responses"), list):
             raise GraphUnavailable(502, "malformed", "Graph sent a malformed batch answer")

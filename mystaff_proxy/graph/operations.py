@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from .client import BatchRequest, GraphClient, GraphResponse, raise_for, retry_after
 from .exceptions import IDENTITY, GraphError, GraphForbidden, GraphNotFound, GraphUnavailable
+from .sign_in_methods import AccessPass, PassPolicy, access_pass, pass_policy, pass_requests
 
 PHONE_METHOD_IDS = {
     "mobile": "3179e48a-750b-4051-897c-87b9720928f7",
@@ -107,6 +108,12 @@ class TargetSnapshot:
     #: The acting manager's own numbers as Graph has them (phone methods, ``mobilePhone``,
     #: ``businessPhones``: free text), read in the same ``$batch``; None when not asked for.
     manager_phones: tuple[str, ...] | None = None
+    #: The target's Temporary Access Pass (never the pass itself), when asked for:
+    #: ``access_pass_known`` says the list was read (``access_pass`` None: there is none).
+    access_pass: AccessPass | None = None
+    access_pass_known: bool = False
+    #: The tenant's TAP method configuration, when asked for (issuing a pass).
+    pass_policy: PassPolicy | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -227,7 +234,8 @@ class GraphOperations:
     # -- the live check behind every read and change of one user ------------------------------
 
     async def fetch_target(self, au_id: str, user_id: str, *, with_phones: bool,
-                           manager_id: str | None = None) -> TargetSnapshot:
+                           manager_id: str | None = None, with_pass: bool = False,
+                           with_pass_policy: bool = False) -> TargetSnapshot:
         """Membership, profile, roles, groups (and phones) of a user in ONE ``$batch``;
         with ``manager_id``, that manager's own numbers too (docs/phones.md: a number the
         manager holds is refused; in the same batch it costs no round trip).
@@ -264,6 +272,7 @@ class GraphOperations:
                 BatchRequest("managerProfile", "GET",
                              f"/users/{mid}?$select=id,mobilePhone,businessPhones"),
             ]
+        requests += pass_requests(uid, with_pass=with_pass, with_policy=with_pass_policy)
         answers = await self.client.batch(requests, op="fetch_target")
         member = answers["member"]
         if member.status == 404:
@@ -318,6 +327,9 @@ class GraphOperations:
             phones=phones,
             eligible_admin=eligible,
             manager_phones=manager_phones,
+            access_pass=access_pass(answers["accessPass"]) if with_pass else None,
+            access_pass_known=with_pass,
+            pass_policy=pass_policy(answers["passPolicy"]) if with_pass_policy else None,
         )
 
     @staticmethod

@@ -62,7 +62,8 @@ async def test_profile(stack: Stack) -> None:
                     "userPrincipalName": "staff1@e2e.example", "mail": "staff1@e2e.example",
                     "jobTitle": "Cashier", "actions": BOTH,
                     "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550101",
-                                      "smsSignInState": "notEnabled"}]}
+                                      "smsSignInState": "notEnabled"}],
+                    "temporaryAccessPass": None}
     # a user id in upper case names the same user
     status, upper, _ = await m.call("GET", f"{BASE}/{STAFF1.upper()}")
     assert status == 200 and upper["id"] == STAFF1

@@ -28,10 +28,12 @@ MGR = "mgr.upn@e2e.example"
 STAFF1, STAFF2 = uid("staff1@e2e.example"), uid("staff2@e2e.example")
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 EVENTS = {"sign_in", "sign_out", "password_reset", "phone_added", "phone_changed",
-          "phone_removed", "access_denied"}
+          "phone_removed", "temporary_access_pass_issued", "temporary_access_pass_removed",
+          "sms_sign_in_enabled", "sms_sign_in_disabled", "access_denied"}
 DETAIL_KEYS = {"phoneType", "phoneLast2", "previousPhoneLast2", "phoneHash",
                "previousPhoneHash", "method", "count", "action", "why", "retryAfter",
-               "graphStatus", "graphCode", "operation"}
+               "graphStatus", "graphCode", "operation", "lifetimeInMinutes", "isUsableOnce",
+               "smsSignInState"}
 
 
 def check_fields(record: dict[str, Any]) -> None:

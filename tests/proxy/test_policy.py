@@ -9,6 +9,7 @@ from mystaff_proxy.policy import (
     Action,
     Limits,
     ManagerProtection,
+    PassRules,
     PasswordRules,
     PhoneRules,
     PolicyError,
@@ -96,7 +97,7 @@ BAD = [
     ("version: 1\nversion: 1\n", ["P:2: duplicate key 'version'"]),
     ("version: 1\nextra: 1\n",
      ["P:2: unknown key 'extra' (expected one of: version, locations, assignments, protected, "
-      "password, limits, phones)"]),
+      "password, limits, phones, temporary_access_pass)"]),
     ("version: 1\nlocations: [a]\n", ["P:2: locations: must be a mapping"]),
     (f"version: 1\nlocations:\n  seattle:\n    administrative_unit: '{AU1}'\n"
      f"  seattle:\n    administrative_unit: '{AU2}'\n", ["P:5: duplicate key 'seattle'"]),
@@ -126,7 +127,7 @@ BAD = [
     (f"version: 1\nlocations:\n  s:\n    administrative_unit: '{AU1}'\nassignments:\n"
      "  - managers: [a@b.c]\n    locations: [s]\n    allow: [reset_password, delete_user]\n",
      ["P:8: assignments[0].allow[1]: unknown action 'delete_user' (expected one of: "
-      "reset_password, manage_phone)"]),
+      "reset_password, manage_phone, issue_temporary_access_pass, manage_sms_sign_in)"]),
     (f"version: 1\nlocations:\n  s:\n    administrative_unit: '{AU1}'\nassignments:\n"
      "  - managers:\n      - a@b.c\n      - bob\n      - a@b@c\n      - '@b.c'\n"
      "    locations: [s]\n",
@@ -153,7 +154,7 @@ BAD = [
     ("version: 1\nlimits:\n  password_resets_per_manager_per_hour: 0\n  burst: 3\n",
      ["P:3: limits.password_resets_per_manager_per_hour: must be a whole number from 1 to 100000",
       "P:4: limits: unknown key 'burst' (expected one of: password_resets_per_manager_per_hour, "
-      "phone_changes_per_manager_per_hour)"]),
+      "phone_changes_per_manager_per_hour, temporary_access_passes_per_manager_per_hour)"]),
     ("version: 1\nlocations: {a: [\n", ["P:3: invalid YAML: expected the node content, but "
                                         "found '<stream end>'"]),
 ]
@@ -265,7 +266,8 @@ def test_union_of_partial_grants_for_one_manager() -> None:
           - {{managers: ["{OID}"], locations: [s], allow: [manage_phone]}}
         """)
     r = resolve(parse_policy(text, "P"), {})
-    assert r.locations_for_manager(OID) == {"s": frozenset(Action)}
+    assert r.locations_for_manager(OID) == {
+        "s": frozenset({Action.RESET_PASSWORD, Action.MANAGE_PHONE})}
     assert r.warnings == ()
 
 
@@ -387,3 +389,18 @@ def test_protected_ids_are_remembered_across_renames() -> None:
     gone = parse_policy(GOOD.replace("users: [ceo@contoso.com, ", "users: ["), "good.yaml")
     assert resolve(gone, {}, reused.protected_ids).protected_ids == {}
     assert ceo not in resolve(gone, {}, reused.protected_ids).protection.user_ids
+
+
+def test_temporary_access_pass_section() -> None:
+    base = "version: 1\n"
+    assert parse_policy(base, "P").temporary_access_pass == PassRules()
+    rules = parse_policy(base + "temporary_access_pass:\n  lifetime_minutes: 30\n"
+                         "  max_lifetime_minutes: 120\n  one_time: false\n", "P")
+    assert rules.temporary_access_pass == PassRules(30, 120, False)
+    with pytest.raises(PolicyError) as info:
+        parse_policy(base + "temporary_access_pass:\n  lifetime_minutes: 600\n"
+                     "  max_lifetime_minutes: 120\n  colour: red\n", "P")
+    assert info.value.errors == [
+        "P:3: temporary_access_pass.lifetime_minutes: must not exceed max_lifetime_minutes (120)",
+        "P:5: temporary_access_pass: unknown key 'colour' (expected one of: lifetime_minutes, "
+        "max_lifetime_minutes, one_time)"]
