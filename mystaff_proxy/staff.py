@@ -39,6 +39,7 @@ from .graph.operations import (
 from .graph.sign_in_methods import (
     AccessPass,
     IssuedPass,
+    SmsSignInRefused,
     issue_pass,
     remove_pass,
     switch_sms_sign_in,
@@ -742,6 +743,8 @@ class StaffService:
             if isinstance(exc, GraphUnauthorized):
                 error = ApiError("reauthentication_required", reauth_url="/auth/login")
                 return error, error.code
+        if isinstance(exc, SmsSignInRefused):
+            return ApiError("conflict", SMS_REFUSALS.get(exc.state)), "conflict"
         if isinstance(exc, ResetFailed):
             error = ApiError.upstream("bad_gateway", RESET_FAILED_MESSAGE)
             return error, "operation_failed"

@@ -16,12 +16,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client import BatchRequest, GraphClient, GraphResponse, raise_for
-from .exceptions import GraphUnavailable
+from .exceptions import GraphConflict, GraphUnavailable
 
 PASS_POLICY_PATH = ("/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/"
                     "TemporaryAccessPass")
 MOBILE_METHOD_ID = "3179e48a-750b-4051-897c-87b9720928f7"
 ALL_USERS = "all_users"
+
+
+#: smsSignInState values that mean SMS sign-in cannot work (values, not errors: Graph answers
+#: the switch 204 and shows the state).
+SMS_BLOCKING_STATES = frozenset({"phoneNumberNotUnique", "notAllowedByPolicy", "notSupported",
+                                 "notConfigured"})
+
+
+class SmsSignInRefused(GraphConflict):
+    """Graph took the switch but the mobile's state says SMS sign-in cannot work."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(409, state, f"SMS sign-in is {state}")
+        self.state = state
 
 
 @dataclass(frozen=True)
@@ -170,4 +184,7 @@ async def switch_sms_sign_in(client: GraphClient, uid: str, enable: bool, *,
     state = answers["state"]
     if state.status >= 400 or not isinstance(state.body, dict):
         return None  # switched; its new state could not be read back
-    return _str(state.body.get("smsSignInState"))
+    new_state = _str(state.body.get("smsSignInState"))
+    if enable and new_state in SMS_BLOCKING_STATES:
+        raise SmsSignInRefused(new_state)
+    return new_state
