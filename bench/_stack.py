@@ -44,6 +44,7 @@ SAM = ("sam.rivera@contoso.example", "Demo-Manager-1!")
 SEATTLE = "seattle"
 TAYLOR = "a1000000-0000-4000-8000-000000000005"  # Seattle cashier: mobile + alternateMobile
 QUINN = "a1000000-0000-4000-8000-000000000008"  # Seattle stocker, no phones
+AVERY = "a1000000-0000-4000-8000-000000000007"  # Seattle cashier with a mobile of her own
 GRAPH_PREFIX = "/v1.0/"
 
 
@@ -407,6 +408,10 @@ def actions(m: Manager, *, html: bool = True) -> dict[str, tuple[str, Action]]:
             raise RuntimeError(f"{method} {path}: HTTP {status}")
         return None
 
+    def flip_sms() -> bool:
+        flip["sms"] = flip.get("sms", 0) + 1
+        return flip["sms"] % 2 == 1
+
     def number() -> str:
         flip["n"] += 1
         return "206 555 0125" if flip["n"] % 2 else "206 555 0105"
@@ -419,6 +424,11 @@ def actions(m: Manager, *, html: bool = True) -> dict[str, tuple[str, Action]]:
                                                         {})),
         "phone change (API)": ("change", lambda: call(
             "PATCH", f"{base}/{TAYLOR}/phone-methods/mobile", {"phoneNumber": number()})),
+        "temporary access pass (API)": ("change", lambda: call(
+            "POST", f"{base}/{QUINN}/temporary-access-pass", {}, ok=201)),
+        "SMS sign-in on/off (API)": ("change", lambda: call(
+            "POST" if flip_sms() else "DELETE",
+            f"{base}/{AVERY}/phone-methods/mobile/sms-sign-in")),
     }
     if html:
         page = f"/locations/{SEATTLE}"
