@@ -162,6 +162,7 @@ async def _check_online(settings: Settings, path: str, policy: object) -> list[s
                 for missing in await ops.missing_objects(kind, ids):
                     problems.append(f"{path}:0: no {kind} '{missing}' in the tenant")
             problems += await _protection_reads(ops, path, policy)
+            problems += await _access_pass_configuration(ops, path, policy)
             if settings.graph.identity == "manager":
                 problems += await _manager_mode(ops, token, settings, path, policy, resolved)
         except GraphError as exc:
@@ -223,6 +224,34 @@ async def _protection_reads(ops: Any, path: str, policy: Any) -> list[str]:
             print(f"{path}: {len(owners)} owners of applications, service principals and "
                   "role-assignable groups are protected")
     return problems
+
+
+async def _access_pass_configuration(ops: Any, path: str, policy: Any) -> list[str]:
+    """Where the policy lets managers issue Temporary Access Passes: whether the tenant has
+    them on (real tenants start with them off) and whether the app may read that."""
+    from .graph.client import GraphResponse, raise_for
+    from .graph.exceptions import GraphError
+    from .graph.sign_in_methods import PASS_POLICY_PATH, pass_policy
+    from .policy import Action
+
+    if not any(Action.ISSUE_TEMPORARY_ACCESS_PASS in a.allow for a in policy.assignments):
+        return []
+    try:
+        resp = await ops.client.get(PASS_POLICY_PATH.lstrip("/"), op="check_objects")
+        tenant = pass_policy(raise_for(GraphResponse(200, resp)))
+    except GraphError as exc:
+        return [f"{path}:0: cannot read the tenant's Temporary Access Pass configuration "
+                f"({exc.status} {exc.code}): grant Policy.Read.All; until then every pass "
+                "is refused"]
+    if not tenant.enabled:
+        print(f"{path}: note: Temporary Access Pass is turned off in this tenant (Entra admin "
+              "center: Authentication methods): the passes this policy allows will be refused "
+              "until IT turns it on")
+    else:
+        print(f"{path}: Temporary Access Pass is on: {tenant.minimum_lifetime} to "
+              f"{tenant.maximum_lifetime} minutes" + (", one-time" if tenant.usable_once
+                                                      else ""))
+    return []
 
 
 async def _manager_mode(ops: Any, token: Any, settings: Settings, path: str, policy: Any,

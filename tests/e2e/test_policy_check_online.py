@@ -109,3 +109,22 @@ def test_an_unreadable_owner_set_is_reported(e2e_fake: RunningFake, tmp_path: Pa
         e2e_fake.fake.faults.clear()
     assert code == 1 and "cannot read the owners of applications and role-assignable groups " \
                          "(403" in out, out
+
+
+def test_the_tenants_temporary_access_pass_state_is_reported(
+        e2e_fake: RunningFake, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    e2e_fake.fake.reset()
+    text = POLICY_TEMPLATE.read_text().replace(
+        "    allow: [reset_password, manage_phone]\n",
+        "    allow: [reset_password, manage_phone, issue_temporary_access_pass]\n", 1)
+    template = tmp_path / "template.yaml"
+    template.write_text(text)
+    policy = render_policy(template, tmp_path / "policy.yaml")
+    code, out = _check(policy, _config(e2e_fake, tmp_path), capsys)
+    assert code == 0 and "Temporary Access Pass is on: 60 to 480 minutes" in out, out
+    e2e_fake.fake.directory.methods_policy.temporary_access_pass.state = "disabled"
+    try:
+        code, out = _check(policy, _config(e2e_fake, tmp_path), capsys)
+    finally:
+        e2e_fake.fake.reset()
+    assert code == 0 and "Temporary Access Pass is turned off in this tenant" in out, out
