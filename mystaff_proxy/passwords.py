@@ -1,5 +1,14 @@
 """Temporary passwords: generated from ``secrets``, or typed by a manager and checked first.
 
+Two styles of generated password (policy ``password.style``, docs/passwords.md):
+
+* ``words`` (the default): four words of EFF's short word list 1 (1,296 words, shipped in
+  ``words/``), joined by ``-``, one of them capitalised, then two digits: ``Maple-harbor-
+  tiger-pond-47``. 4 x log2(1296) + log2(4) + log2(100) = 50.0 bits; words are added while the
+  password is shorter than ``password.length``. Upper, lower, digit and the ``-`` symbol:
+  Entra's three-of-four rule holds.
+* ``random``: ``password.length`` characters of all four classes, without look-alikes.
+
 The rules are Entra ID's cloud password policy ("Password policies and account restrictions in
 Microsoft Entra ID"): 8-256 characters; A-Z, a-z, 0-9, the symbols in ``SYMBOLS`` and the space,
 nothing else (no Unicode); three of the four classes lowercase, uppercase, digit, symbol. We add:
@@ -10,9 +19,13 @@ refuses comes back from Graph as a 400, which the handler maps to ``password_rej
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import string
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
 from typing import Final
 
 MIN_LENGTH: Final = 8
@@ -29,6 +42,27 @@ GEN_LOWER: Final = "abcdefghijkmnpqrstuvwxyz"
 GEN_DIGITS: Final = "23456789"
 GEN_SYMBOLS: Final = "@#$%&*-+=?!"
 _GEN_ALL: Final = GEN_UPPER + GEN_LOWER + GEN_DIGITS + GEN_SYMBOLS
+
+
+class PasswordStyle(StrEnum):
+    """``password.style``: how generated temporary passwords look."""
+
+    WORDS = "words"  # Maple-harbor-tiger-pond-47: read aloud, typed on a phone
+    RANDOM = "random"  # 2v?&6M+qCKR&Np, without look-alikes
+
+
+#: Words in a ``words`` password (more while it is shorter than the policy's length), the
+#: separator, and the digits at the end.
+WORDS: Final = 4
+WORD_SEPARATOR: Final = "-"
+WORD_DIGITS: Final = 2
+WORD_LIST_FILE: Final = "eff_short_wordlist_1.txt"
+WORD_LIST_SIZE: Final = 1296
+_WORD_RE: Final = re.compile(r"[a-z]{3,5}")
+#: A ``words`` password as ``grouped`` recognises it.
+_WORDS_SHAPE: Final = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+-[0-9]{2}")
+#: Characters per group when a password that is not words is read aloud.
+GROUP: Final = 4
 
 #: Well-known passwords and their stems; compared after folding case and common l33t swaps.
 BANNED: Final = (
@@ -93,3 +127,66 @@ def generate_password(length: int = 16, *, upn: str = "", display_name: str = ""
         # A random string can, very rarely, spell a banned word or a name: draw again.
         if not check_password(password, upn=upn, display_name=display_name):
             return password
+
+
+@cache
+def word_list() -> tuple[str, ...]:
+    """EFF's short word list 1 as shipped in the package (words/NOTICE): 1,296 distinct words
+    of 3 to 5 lower-case letters. A damaged file fails the reset rather than weaken every
+    password drawn from it."""
+    text = (Path(__file__).with_name("words") / WORD_LIST_FILE).read_text("ascii")
+    words = tuple(text.split())
+    if len(words) != WORD_LIST_SIZE or len(set(words)) != WORD_LIST_SIZE \
+            or not all(_WORD_RE.fullmatch(w) for w in words):
+        raise RuntimeError(f"words/{WORD_LIST_FILE} is damaged: expected {WORD_LIST_SIZE} "
+                           "distinct words of 3 to 5 lower-case letters; reinstall mystaff-proxy")
+    return words
+
+
+def words_entropy_bits(words: int = WORDS) -> float:
+    """The bits of a ``words`` password of ``words`` words: each word, which one is
+    capitalised, and the two digits. Four words: 41.36 + 2 + 6.64 = 50.0."""
+    return words * math.log2(WORD_LIST_SIZE) + math.log2(words) + WORD_DIGITS * math.log2(10)
+
+
+def generate_words_password(min_length: int = 16, *, upn: str = "",
+                            display_name: str = "") -> str:
+    """Four words (more while shorter than ``min_length``), one capitalised, then two digits,
+    all from ``secrets``: ``Maple-harbor-tiger-pond-47``.
+
+    It passes ``check_password`` for this ``upn`` and ``display_name``.
+    """
+    if not MIN_LENGTH <= min_length <= MAX_LENGTH:
+        raise ValueError(f"password length must be {MIN_LENGTH}..{MAX_LENGTH}")
+    vocabulary = word_list()
+    while True:
+        chosen = [secrets.choice(vocabulary) for _ in range(WORDS)]
+        digits = "".join(secrets.choice(string.digits) for _ in range(WORD_DIGITS))
+        while len(WORD_SEPARATOR.join([*chosen, digits])) < min_length:
+            chosen.append(secrets.choice(vocabulary))
+        capital = secrets.randbelow(len(chosen))
+        chosen[capital] = chosen[capital].capitalize()
+        password = WORD_SEPARATOR.join([*chosen, digits])
+        # A word can be part of the person's name (an "Ann" and "annex"): draw again.
+        if len(password) <= MAX_LENGTH and \
+                not check_password(password, upn=upn, display_name=display_name):
+            return password
+
+
+def temporary_password(style: PasswordStyle, length: int, *, upn: str = "",
+                       display_name: str = "") -> str:
+    """A generated temporary password in the policy's style; ``length`` is exact for
+    ``random``, the least for ``words``."""
+    if style is PasswordStyle.WORDS:
+        return generate_words_password(length, upn=upn, display_name=display_name)
+    return generate_password(length, upn=upn, display_name=display_name)
+
+
+def grouped(password: str) -> tuple[str, ...]:
+    """The password in groups for reading aloud: a ``words`` password word by word (and its
+    digits), anything else in groups of four characters. Joining the groups with ``-``
+    (words) or nothing (others) gives the password back; a page shows the groups and copies
+    the password itself."""
+    if _WORDS_SHAPE.fullmatch(password):
+        return tuple(password.split(WORD_SEPARATOR))
+    return tuple(password[i:i + GROUP] for i in range(0, len(password), GROUP))

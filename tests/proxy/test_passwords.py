@@ -12,8 +12,15 @@ from mystaff_proxy.passwords import (
     GEN_SYMBOLS,
     GEN_UPPER,
     SYMBOLS,
+    WORD_LIST_SIZE,
+    PasswordStyle,
     check_password,
     generate_password,
+    generate_words_password,
+    grouped,
+    temporary_password,
+    word_list,
+    words_entropy_bits,
 )
 
 
@@ -80,3 +87,99 @@ def test_check_password_refuses(password: str, problem: str) -> None:
 ])
 def test_check_password_accepts(password: str) -> None:
     assert check_password(password, upn="bo@contoso.com", display_name="Al Li") == []
+
+
+# -- words: Maple-harbor-tiger-pond-47 ------------------------------------------------------
+
+
+def _words_parts(password: str) -> tuple[list[str], str]:
+    *words, digits = password.split("-")
+    return words, digits
+
+
+def test_the_word_list_is_efs_short_list_as_shipped() -> None:
+    words = word_list()
+    assert len(words) == len(set(words)) == WORD_LIST_SIZE == 1296
+    assert words[:3] == ("acid", "acorn", "acre") and words[-1] == "zoom"
+    assert all(w.isascii() and w.isalpha() and w.islower() and 3 <= len(w) <= 5 for w in words)
+    assert "maple" in words and "yo-yo" not in words  # the one change (words/NOTICE)
+
+
+def test_words_entropy_is_at_least_fifty_bits() -> None:
+    # 4 x log2(1296) + log2(4) (which word is capitalised) + log2(100) (two digits)
+    assert words_entropy_bits() == pytest.approx(50.003, abs=0.001)
+    assert words_entropy_bits(5) > words_entropy_bits()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=12, max_value=256))
+def test_words_passwords_pass_the_rules_and_reach_the_length(length: int) -> None:
+    password = generate_words_password(length, upn="bob@contoso.com", display_name="Bob Jones")
+    assert length <= len(password) <= 256
+    assert check_password(password, upn="bob@contoso.com", display_name="Bob Jones") == []
+    words, digits = _words_parts(password)
+    assert len(words) >= 4 and len(digits) == 2 and digits.isdigit()
+    # Only as many words as the length needs: one fewer would have been too short.
+    if len(words) > 4:
+        assert len("-".join(words[:-1])) + 3 < length
+    vocabulary = set(word_list())
+    assert all(w.lower() in vocabulary for w in words)
+    assert sum(w[0].isupper() for w in words) == 1
+    assert all(w[1:].islower() for w in words)
+
+
+def test_words_passwords_meet_entras_three_of_four_with_the_hyphen() -> None:
+    password = generate_words_password(16)
+    assert any(c.isupper() for c in password) and any(c.islower() for c in password)
+    assert any(c.isdigit() for c in password) and "-" in SYMBOLS
+    assert 18 <= len(password) <= 26  # four words of 3-5 letters, 4 hyphens, 2 digits
+
+
+def test_words_passwords_differ_and_spread_the_capital() -> None:
+    passwords = {generate_words_password(16) for _ in range(200)}
+    assert len(passwords) == 200
+    positions = {next(i for i, w in enumerate(_words_parts(p)[0]) if w[0].isupper())
+                 for p in passwords}
+    assert positions == {0, 1, 2, 3}
+
+
+def test_words_passwords_avoid_the_persons_name() -> None:
+    # "ample", "maple" and "sample"-like words hold these names: those draws are redone.
+    for _ in range(300):
+        password = generate_words_password(16, upn="apple@x.com", display_name="Ann Mapleton")
+        assert "apple" not in password.lower() and "ann" not in password.lower()
+
+
+@pytest.mark.parametrize("length", [0, 7, 257])
+def test_words_length_bounds(length: int) -> None:
+    with pytest.raises(ValueError):
+        generate_words_password(length)
+
+
+def test_temporary_password_follows_the_style() -> None:
+    words = temporary_password(PasswordStyle.WORDS, 16, upn="a@b.c", display_name="A B")
+    assert len(_words_parts(words)[0]) == 4
+    randomly = temporary_password(PasswordStyle.RANDOM, 14)
+    assert len(randomly) == 14 and not set(randomly) & set("0Oo1lI")
+
+
+@pytest.mark.parametrize(("password", "groups"), [
+    ("Maple-harbor-tiger-pond-47", ("Maple", "harbor", "tiger", "pond", "47")),
+    ("acid-Zoom-yam-ax-07", ("acid", "Zoom", "yam", "ax", "07")),
+    ("2v?&6M+qCKR&Np", ("2v?&", "6M+q", "CKR&", "Np")),
+    ("ab-cd-ef", ("ab-c", "d-ef")),  # not words and digits: groups of four
+    ("Correct horse 7", ("Corr", "ect ", "hors", "e 7")),
+])
+def test_grouped_for_reading_aloud(password: str, groups: tuple[str, ...]) -> None:
+    assert grouped(password) == groups
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(list(PasswordStyle)), st.integers(min_value=12, max_value=40))
+def test_grouped_gives_the_password_back(style: PasswordStyle, length: int) -> None:
+    password = temporary_password(style, length)
+    groups = grouped(password)
+    joined = "-".join(groups) if style is PasswordStyle.WORDS else "".join(groups)
+    assert joined == password
+    if style is PasswordStyle.RANDOM:
+        assert all(len(g) == 4 for g in groups[:-1]) and 1 <= len(groups[-1]) <= 4
