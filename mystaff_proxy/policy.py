@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from .passwords import PasswordStyle
 from .phones import NON_GEOGRAPHIC, is_valid_region
 from .yamlfile import LineDict, LineList, YamlFileError, loads_fast
 
@@ -78,8 +79,9 @@ class Protected:
 
 @dataclass(frozen=True, slots=True)
 class PasswordRules:
-    length: int = 16
+    length: int = 16  # random: exactly; words: at least (docs/passwords.md)
     allow_manager_entered: bool = False
+    style: PasswordStyle = PasswordStyle.WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +141,8 @@ _LOCATION_KEYS: Final = ("administrative_unit", "name")
 _ASSIGNMENT_KEYS: Final = ("managers", "manager_groups", "locations", "allow")
 _PROTECTED_KEYS: Final = ("admins", "users", "groups", "managers", "owners")
 _MANAGER_PROTECTION: Final = {m.value: m for m in ManagerProtection}
-_PASSWORD_KEYS: Final = ("length", "allow_manager_entered")
+_PASSWORD_KEYS: Final = ("style", "length", "allow_manager_entered")
+_PASSWORD_STYLES: Final = {s.value: s for s in PasswordStyle}
 _LIMIT_KEYS: Final = ("password_resets_per_manager_per_hour", "phone_changes_per_manager_per_hour",
                       "temporary_access_passes_per_manager_per_hour")
 _PASS_KEYS: Final = ("lifetime_minutes", "max_lifetime_minutes", "one_time")
@@ -347,9 +350,18 @@ class _Parser:
             return PasswordRules()
         self.keys(body, _PASSWORD_KEYS, "password: ")
         low, high = PASSWORD_LENGTH_RANGE
+        style = PasswordStyle.WORDS
+        if "style" in body:
+            value = body["style"]
+            if isinstance(value, str) and value in _PASSWORD_STYLES:
+                style = _PASSWORD_STYLES[value]
+            else:
+                self.err(body.line_of("style"),
+                         f"password.style: must be one of: {', '.join(_PASSWORD_STYLES)}")
         return PasswordRules(
             length=self.integer(body, "length", "password", 16, low, high),
-            allow_manager_entered=self.boolean(body, "allow_manager_entered", "password", False))
+            allow_manager_entered=self.boolean(body, "allow_manager_entered", "password", False),
+            style=style)
 
     def limits(self, doc: LineDict) -> Limits:
         if "limits" not in doc:

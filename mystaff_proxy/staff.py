@@ -45,7 +45,7 @@ from .graph.sign_in_methods import (
     switch_sms_sign_in,
 )
 from .owners import OwnerSet
-from .passwords import check_password, generate_password
+from .passwords import check_password, temporary_password
 from .phone_hash import PhoneHasher
 from .phone_rules import MESSAGES as NOT_ALLOWED_MESSAGES
 from .phone_rules import own_numbers, refusal
@@ -417,8 +417,9 @@ class StaffService:
                          .password_resets_per_manager_per_hour, loc, target)
         # Manager mode too: the proxy's own password (Graph's choice would ignore the
         # policy's length), sent as resetPassword's newPassword.
-        password = typed if isinstance(typed, str) else generate_password(
-            rules.length, upn=profile.user_principal_name, display_name=profile.display_name)
+        password = typed if isinstance(typed, str) else temporary_password(
+            rules.style, rules.length, upn=profile.user_principal_name,
+            display_name=profile.display_name)
         detail = {"method": "manager_entered" if typed is not None else "generated"}
         token = await self._delegated_token(caller, event, loc, target)
         if token is None:

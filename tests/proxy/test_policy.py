@@ -5,6 +5,7 @@ from textwrap import dedent
 
 import pytest
 
+from mystaff_proxy.passwords import PasswordStyle
 from mystaff_proxy.policy import (
     Action,
     Limits,
@@ -53,6 +54,7 @@ protected:
   users: [ceo@contoso.com, "{OID}"]
   groups: ["{G2}"]
 password:
+  style: random
   length: 20
   allow_manager_entered: true
 limits:
@@ -71,7 +73,7 @@ def test_good_policy_is_typed_and_normalized() -> None:
     assert first.allow == frozenset({Action.RESET_PASSWORD, Action.MANAGE_PHONE})
     assert p.assignments[2].allow == frozenset()
     assert p.protected == Protected(False, ("ceo@contoso.com", OID), (G2,))
-    assert p.password == PasswordRules(20, True)
+    assert p.password == PasswordRules(20, True, PasswordStyle.RANDOM)
     assert p.limits == Limits(5, 6)
 
 
@@ -80,6 +82,7 @@ def test_defaults() -> None:
     assert p.locations == {} and p.assignments == ()
     assert p.protected == Protected(True, (), ())
     assert p.password == PasswordRules(16, False)
+    assert p.password.style is PasswordStyle.WORDS  # readable passwords unless IT says not
     assert p.limits == Limits(30, 60)
 
 
@@ -151,6 +154,12 @@ BAD = [
     ("version: 1\npassword:\n  length: 257\n  allow_manager_entered: 1\n",
      ["P:3: password.length: must be a whole number from 12 to 256",
       "P:4: password.allow_manager_entered: must be true or false"]),
+    ("version: 1\npassword:\n  style: diceware\n  length: 16\n",
+     ["P:3: password.style: must be one of: words, random"]),
+    ("version: 1\npassword:\n  style: [words]\n  pattern: x\n",
+     ["P:3: password.style: must be one of: words, random",
+      "P:4: password: unknown key 'pattern' (expected one of: style, length, "
+      "allow_manager_entered)"]),
     ("version: 1\nlimits:\n  password_resets_per_manager_per_hour: 0\n  burst: 3\n",
      ["P:3: limits.password_resets_per_manager_per_hour: must be a whole number from 1 to 100000",
       "P:4: limits: unknown key 'burst' (expected one of: password_resets_per_manager_per_hour, "
