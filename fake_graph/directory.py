@@ -205,6 +205,9 @@ class Application:
     # accessTokenAcceptedVersion: the shape of access tokens for this app's own API
     # (1: v1.0, issuer sts.windows.net, appid/upn claims; 2: v2.0, azp/preferred_username).
     access_token_version: int = 2
+    # The manifest's optional claims (Token configuration), for the ID tokens this app gets
+    # and the access tokens for its own API: only ``auth_time`` is modelled.
+    optional_claims: list[str] = field(default_factory=list)
 
     odata_type = "#microsoft.graph.application"
     service_principal_odata_type = "#microsoft.graph.servicePrincipal"

@@ -48,7 +48,7 @@ _APP_KEYS = {
     "client_id", "client_secret", "client_secrets", "display_name", "redirect_uris",
     "application_permissions", "certificates", "directory_roles", "api_scopes",
     "id", "service_principal_id", "owners", "service_principal_owners",
-    "access_token_version",
+    "access_token_version", "optional_claims",
 }
 _USER_KEYS = {
     "id", "userPrincipalName", "displayName", "password", "jobTitle", "mail", "givenName",
@@ -291,6 +291,7 @@ def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
             service_principal_owners=_users(r, directory, r.strings(a, "service_principal_owners"),
                                             "owner"),
             access_token_version=_token_version(r, a),
+            optional_claims=_optional_claims(r, a),
         )
         taken = {i for other in directory.applications.values()
                  for i in (other.object_id, other.service_principal_id)}
@@ -460,6 +461,22 @@ def _users(r: _Reader, directory: Directory, refs: list[tuple[str, int]], what: 
         if user.id in out:
             raise r.fail(line, f"duplicate {what} '{ref}'")
         out.append(user.id)
+    return out
+
+
+#: The optional claims (app registration, Token configuration) the fake can add to tokens.
+OPTIONAL_CLAIMS = ("auth_time",)
+
+
+def _optional_claims(r: _Reader, node: LineDict) -> list[str]:
+    """``optional_claims: [auth_time]``: the claims Entra adds to this app's ID tokens and
+    to access tokens for its API because its registration asks for them."""
+    out = []
+    for name, line in r.strings(node, "optional_claims"):
+        if name not in OPTIONAL_CLAIMS:
+            raise r.fail(line, f"unknown optional claim '{name}' (the fake knows: "
+                         f"{', '.join(OPTIONAL_CLAIMS)})")
+        out.append(name)
     return out
 
 

@@ -117,9 +117,11 @@ class TokenService:
 
     def api_user_token(self, audience_client_id: str, caller_client_id: str, user_id: str,
                        upn: str, name: str, scopes: list[str], wids: list[str], *,
-                       version: int = 2, audience: str | None = None) -> str:
+                       version: int = 2, audience: str | None = None,
+                       extra: dict[str, Any] | None = None) -> str:
         """An access token for an app's own API (``api://client_id/scope``): v2.0, or v1.0
-        with ``version=1`` (``aud`` = ``audience``, as requested; default the client id)."""
+        with ``version=1`` (``aud`` = ``audience``, as requested; default the client id).
+        ``extra``: optional claims the API's registration asks for (``auth_time``)."""
         if version == 1:
             return self.sign(self._base_claims(ACCESS_TOKEN_LIFETIME) | {
                 "aud": audience or audience_client_id, "iss": self.issuer_v1,
@@ -127,14 +129,14 @@ class TokenService:
                 "sub": _pairwise(user_id, audience_client_id), "upn": upn,
                 "unique_name": upn, "name": name, "scp": " ".join(scopes), "wids": wids,
                 "ver": "1.0",
-            })
+            } | (extra or {}))
         claims = self._base_claims(ACCESS_TOKEN_LIFETIME) | {
             "aud": audience_client_id, "iss": self.issuer_v2, "azp": caller_client_id,
             "azpacr": "1", "oid": user_id, "sub": _pairwise(user_id, audience_client_id),
             "preferred_username": upn, "name": name, "scp": " ".join(scopes),
             "wids": wids, "ver": "2.0",
         }
-        return self.sign(claims)
+        return self.sign(claims | (extra or {}))
 
     def api_app_token(self, audience_client_id: str, caller_client_id: str, caller_sp_id: str,
                       roles: list[str], *, version: int = 2, audience: str | None = None) -> str:

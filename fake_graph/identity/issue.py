@@ -4,6 +4,11 @@ Fields (graph-and-entra-facts §4.4): ``token_type``, ``scope``, ``expires_in``,
 ``ext_expires_in``, ``access_token``; ``refresh_token`` with ``offline_access``; ``id_token``
 with ``openid``; ``client_info`` when the client sent ``client_info=1`` (MSAL does, and builds
 its account id from it).
+
+``auth_time`` (when the user last entered their credentials, not when single sign-on or a
+refresh answered) is an optional claim, as in Entra: in the ID token when the client app's
+registration asks for it, in an access token for an app's own API when that app's does
+(tenant key ``optional_claims: [auth_time]``); never in Graph's tokens.
 """
 
 from __future__ import annotations
@@ -49,21 +54,31 @@ def app_token_response(fake: FakeGraph, app: Application, request: ScopeRequest)
     return _base(token)
 
 
+def _auth_time(app: Application, auth_time: float | None) -> dict[str, Any]:
+    """The ``auth_time`` claim, when ``app``'s registration asks for it and it is known."""
+    if auth_time is None or "auth_time" not in app.optional_claims:
+        return {}
+    return {"auth_time": int(auth_time)}
+
+
 def user_token_response(fake: FakeGraph, app: Application, user: User,
                         request: ScopeRequest, *, nonce: str | None = None,
                         want_client_info: bool = False,
-                        consented: list[str] | None = None) -> tuple[dict[str, Any], str | None]:
+                        consented: list[str] | None = None,
+                        auth_time: float | None = None) -> tuple[dict[str, Any], str | None]:
     """A delegated token response for ``user``; also returns the new refresh token, if any.
 
     ``consented`` is the scope list the refresh token remembers (default: this request's).
+    ``auth_time``: when the user entered their credentials for the grant (None: unknown).
     """
     directory = fake.directory
     resource, names = delegated_grant(request, directory)
     wids = sorted(directory.tenant_wide_roles(user.id, transitive=True))
     if resource.kind == API:
-        access = fake.tokens.api_user_token(resource.audience, app.client_id, user.id,
-                                            user.user_principal_name, user.display_name,
-                                            names, wids, **_api_shape(fake, resource))
+        access = fake.tokens.api_user_token(
+            resource.audience, app.client_id, user.id, user.user_principal_name,
+            user.display_name, names, wids, **_api_shape(fake, resource),
+            extra=_auth_time(directory.applications[resource.audience], auth_time))
     else:
         oidc = [s for s in ("openid", "profile", "email") if s in request.oidc]
         access = fake.tokens.graph_user_token(app.client_id, user.id, user.user_principal_name,
@@ -75,13 +90,14 @@ def user_token_response(fake: FakeGraph, app: Application, user: User,
         refresh = store(fake).new_refresh_token(RefreshGrant(
             client_id=app.client_id, user_id=user.id,
             scopes=consented if consented is not None else request.raw.split(),
-            stamp=password_stamp(user), expires_at=time.time() + REFRESH_LIFETIME))
+            stamp=password_stamp(user), expires_at=time.time() + REFRESH_LIFETIME,
+            auth_time=auth_time))
         body["refresh_token"] = refresh
     if request.wants_id_token:
-        extra = {"email": user.mail} if "email" in request.oidc and user.mail else None
+        extra = {"email": user.mail} if "email" in request.oidc and user.mail else {}
         body["id_token"] = fake.tokens.id_token(app.client_id, user.id,
                                                 user.user_principal_name, user.display_name,
-                                                nonce, extra=extra)
+                                                nonce, extra=extra | _auth_time(app, auth_time))
     if want_client_info:
         body["client_info"] = client_info(user.id, directory.tenant.id)
     return body, refresh

@@ -10,9 +10,12 @@ HttpOnly, SameSite=None), and a later authorization request from the same browse
 with a code at once — without the form — while that session holds: the account still exists,
 is enabled, has the same password, its sessions were not revoked since
 (``signInSessionsValidFromDateTime``), and ``login_hint`` (if any) names that account.
-``prompt=login`` (or ``select_account``) always shows the form; ``prompt=none`` answers
-``login_required`` without a session. Sign-out (logout.py) ends it. The OAuth parameters
-travel through the form as hidden fields and are validated again on each POST.
+``prompt=login`` (or ``select_account``) always shows the form, whatever the session;
+``prompt=none`` answers ``login_required`` without a session. Sign-out (logout.py) ends it.
+The OAuth parameters travel through the form as hidden fields and are validated again on each
+POST. A code remembers when the user last entered credentials: now after the form, the
+session's start after single sign-on (the tokens' ``auth_time``, for apps that ask for that
+optional claim: issue.py).
 
 The password field also takes the user's Temporary Access Pass, while it is usable; a session
 made with one ends with the pass (its lifetime, or its deletion or replacement).
@@ -155,8 +158,8 @@ def _signed_in(auth: Authorize, user: User,
                with_pass: TemporaryAccessPass | None = None) -> web.StreamResponse:
     """A sign-in with the form succeeded: the code, and a single sign-on session (no longer
     than the Temporary Access Pass it was made with, if it was)."""
-    response = _issue_code(auth, user)
     now = time.time()
+    response = _issue_code(auth, user, now)
     expires = now + SSO_LIFETIME
     if with_pass is not None:
         expires = min(expires, with_pass.end.timestamp())
@@ -169,6 +172,12 @@ def _signed_in(auth: Authorize, user: User,
 
 def sso_user(fake: FakeGraph, request: web.Request) -> User | None:
     """The account this browser is still signed in to, if any."""
+    found = sso_session(fake, request)
+    return found[0] if found is not None else None
+
+
+def sso_session(fake: FakeGraph, request: web.Request) -> tuple[User, SsoSession] | None:
+    """The account this browser is still signed in to and its session, if any."""
     session = store(fake).sso.get(request.cookies.get(SSO_COOKIE, ""))
     if session is None or session.expires_at < time.time():
         return None
@@ -181,10 +190,11 @@ def sso_user(fake: FakeGraph, request: web.Request) -> User | None:
     tap = user.temporary_access_pass
     if session.pass_id is not None and (tap is None or tap.id != session.pass_id):
         return None  # the pass it was made with was deleted or replaced
-    return user
+    return user, session
 
 
-def _issue_code(auth: Authorize, user: User) -> web.StreamResponse:
+def _issue_code(auth: Authorize, user: User, auth_time: float) -> web.StreamResponse:
+    """``auth_time``: when the user entered their credentials (now, or the session's start)."""
     params = auth.params
     challenge = params.get("code_challenge") or None
     code = store(auth.fake).new_code(AuthorizationCode(
@@ -195,6 +205,7 @@ def _issue_code(auth: Authorize, user: User) -> web.StreamResponse:
         code_challenge_method=(params.get("code_challenge_method") or "plain") if challenge
         else None,
         expires_at=time.time() + CODE_LIFETIME,
+        auth_time=auth_time,
     ))
     return auth.respond({"code": code})
 
@@ -284,9 +295,9 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     except OAuthError as err:
         return auth.error(err)
     if params.get("prompt") == "none":
-        user = sso_user(fake, request)
-        if user is not None:
-            return _issue_code(auth, user)
+        found = sso_session(fake, request)
+        if found is not None:
+            return _issue_code(auth, found[0], found[1].issued_at)
         return auth.error(OAuthError("login_required", 50058,
                                      "A silent sign-in request was sent but no user is signed "
                                      "in."))
@@ -294,11 +305,11 @@ async def authorize(request: web.Request) -> web.StreamResponse:
         return _change_password(auth)
     if request.method == "POST" and "username" in params:
         return _sign_in(auth)
-    user = sso_user(fake, request)
+    found = sso_session(fake, request)
     hint = params.get("login_hint", "").strip().lower()
-    if user is not None and params.get("prompt") not in ("login", "select_account") \
-            and hint in ("", user.user_principal_name.lower()):
-        return _issue_code(auth, user)
+    if found is not None and params.get("prompt") not in ("login", "select_account") \
+            and hint in ("", found[0].user_principal_name.lower()):
+        return _issue_code(auth, found[0], found[1].issued_at)
     return auth.page("signin.html", username=params.get("login_hint", ""), error=None)
 
 

@@ -41,6 +41,9 @@ class AuthorizationCode:
     expires_at: float
     redeemed: bool = False
     refresh_tokens: list[str] = field(default_factory=list)  # issued from this code
+    # When the user last proved who they are (the form, not single sign-on): the tokens'
+    # auth_time, for apps that ask for that optional claim.
+    auth_time: float | None = None
 
 
 @dataclass
@@ -52,6 +55,7 @@ class RefreshGrant:
     expires_at: float
     revoked: bool = False
     issued_at: float = field(default_factory=time.time)
+    auth_time: float | None = None  # of the sign-in it came from: a refresh keeps it
 
 
 @dataclass

@@ -79,7 +79,7 @@ async def grant(req: TokenRequest) -> dict[str, Any]:
     requested.oidc = (requested.oidc & consented.oidc) if requested.oidc else consented.oidc
     body, refresh = user_token_response(req.fake, app, user, requested, nonce=code.nonce,
                                         want_client_info=req.wants_client_info,
-                                        consented=code.scopes)
+                                        consented=code.scopes, auth_time=code.auth_time)
     if refresh is not None:
         code.refresh_tokens.append(refresh)
     return body

@@ -53,5 +53,10 @@ async def grant(req: TokenRequest) -> dict[str, Any]:
         raise revoked_grant(float(claims["iat"]), valid_from)
     parsed = parse_scopes(scope, req.fake.directory)
     parsed.oidc.discard("openid")  # OBO returns access (and refresh) tokens, no id token
-    body, _ = user_token_response(req.fake, app, user, parsed)
+    # The user's sign-in carries over: the assertion's auth_time, when it has one.
+    auth_time = claims.get("auth_time")
+    body, _ = user_token_response(
+        req.fake, app, user, parsed,
+        auth_time=float(auth_time) if isinstance(auth_time, int) and
+        not isinstance(auth_time, bool) else None)
     return body

@@ -9,6 +9,7 @@ change-password page, so the user must sign in interactively. Not on ``/common``
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..issue import user_token_response
@@ -44,5 +45,6 @@ async def grant(req: TokenRequest) -> dict[str, Any]:
     if user.force_change_password_next_sign_in:
         raise must_change_password()
     body, _ = user_token_response(req.fake, app, user, parsed,
-                                  want_client_info=req.wants_client_info)
+                                  want_client_info=req.wants_client_info,
+                                  auth_time=time.time())  # the password was just entered
     return body

@@ -52,5 +52,5 @@ async def grant(req: TokenRequest) -> dict[str, Any]:
     requested.oidc.add("offline_access")  # a refresh always rotates the refresh token
     body, _ = user_token_response(req.fake, app, user, requested,
                                   want_client_info=req.wants_client_info,
-                                  consented=stored.scopes)
+                                  consented=stored.scopes, auth_time=stored.auth_time)
     return body
