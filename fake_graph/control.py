@@ -22,6 +22,9 @@ are accepted (202) but leave the password as it was, and their operation answers
 from its second poll on; ``DELETE /_fake/password-reset-failures`` clears the rules
 (``/_fake/reset`` does too). See docs/fake_graph_manager_mode.md.
 
+Extra: ``GET /_fake/mail`` — ``{"value": [{"from", "to", "subject", "body", "time"}]}``: every
+message ``sendMail`` accepted since the last reset, oldest first (``to``: the addresses).
+
 Extra: ``GET /_fake/tenant`` — ``{"id", "domain", "name", "authority", "graphUrl",
 "applications": [{"clientId", "displayName", "redirectUris"}]}`` (no secrets).
 """
@@ -34,7 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .graph import operations
+from .graph import mail, operations
 from .server import FAKE, FAULT_KINDS, Fault
 
 _FAULT_KEYS = {"method", "path", "status", "retryAfter", "count", "latencyMs", "kind", "after"}
@@ -195,6 +198,10 @@ async def reset(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def sent_mail(request: web.Request) -> web.Response:
+    return _json({"value": list(mail.outbox(request.app[FAKE]))})
+
+
 async def tenant(request: web.Request) -> web.Response:
     fake = request.app[FAKE]
     t = fake.directory.tenant
@@ -220,3 +227,4 @@ def setup(app: web.Application) -> None:
     r.add_post("/_fake/password-reset-failures", add_reset_failure)
     r.add_delete("/_fake/password-reset-failures", clear_reset_failures)
     r.add_get("/_fake/tenant", tenant)
+    r.add_get("/_fake/mail", sent_mail)

@@ -128,6 +128,8 @@ class User:
     sign_in_sessions_valid_from: float | None = None
     # The user's one Temporary Access Pass (a new one replaces it), or None.
     temporary_access_pass: TemporaryAccessPass | None = None
+    # otherMails: addresses outside the tenant (a personal mailbox), for people without one.
+    other_mails: list[str] = field(default_factory=list)
 
     odata_type = "#microsoft.graph.user"
 

@@ -54,6 +54,7 @@ _USER_KEYS = {
     "id", "userPrincipalName", "displayName", "password", "jobTitle", "mail", "givenName",
     "surname", "officeLocation", "mobilePhone", "businessPhones", "accountEnabled",
     "forceChangePasswordNextSignIn", "phones", "directory_roles", "eligible_roles",
+    "otherMails",
 }
 _GROUP_KEYS = {"id", "displayName", "description", "members", "role_assignable", "directory_roles",
                "owners", "eligible_members", "eligible_owners"}
@@ -180,6 +181,7 @@ def build_directory(doc: Any, path: str = "<tenant>") -> Directory:
             business_phones=[s for s, _ in r.strings(u, "businessPhones")],
             account_enabled=_flag(r, u, "accountEnabled", True),
             force_change_password_next_sign_in=_flag(r, u, "forceChangePasswordNextSignIn", False),
+            other_mails=[s for s, _ in r.strings(u, "otherMails")],
         )
         phones = u.get("phones")
         if phones is not None:

@@ -115,3 +115,7 @@ READ_APPS = READ_ALL_APPS | needs(("Application.ReadWrite.OwnedBy",), ())
 # /users/{id}/ownedObjects: "Application: Not supported"; User.Read for the signed-in user's
 # own objects (READ_SELF), these for anyone's.
 READ_OWNED_OBJECTS = needs((), ("User.Read.All", "User.ReadWrite.All", *_DIR_READ))
+
+# sendMail (Learn: "user: sendMail"): application Mail.Send sends as any mailbox; delegated
+# Mail.Send as the signed-in user only (mail.py checks whose mailbox it is).
+SEND_MAIL = needs(("Mail.Send",), ("Mail.Send",))

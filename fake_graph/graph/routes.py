@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import administrative_units as au
 from . import applications as apps
 from . import auth_methods as am
-from . import batch, eligibility, memberships, owners, roles, users
+from . import batch, eligibility, mail, memberships, owners, roles, users
 from . import method_configurations as configurations
 from . import temporary_access_pass as tap
 from .router import Router
@@ -32,6 +32,7 @@ def build_router() -> Router:
     r.get(_USER + "/transitiveMemberOf/{cast}", memberships.user_transitive_member_of)
     r.get(_USER + "/ownedObjects", owners.user_owned_objects)
     r.get(_USER + "/ownedObjects/{cast}", owners.user_owned_objects)
+    r.post(_USER + "/sendMail", mail.send_mail)
 
     r.get(_AUTH + "/methods", am.list_methods)
     r.get(_AUTH + "/methods/{method}", am.get_method)

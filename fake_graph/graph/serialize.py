@@ -46,7 +46,7 @@ USER_PROPERTIES: dict[str, Callable[[User], Any]] = {
     else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(u.sign_in_sessions_valid_from)),
     "mailNickname": lambda u: _mail_nickname(u.user_principal_name),
     "userType": lambda u: "Member",
-    "otherMails": lambda u: [],
+    "otherMails": lambda u: list(u.other_mails),
     "passwordProfile": lambda u: None,
     "deletedDateTime": lambda u: None,
     "usageLocation": lambda u: None,
