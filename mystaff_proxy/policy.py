@@ -126,6 +126,9 @@ class Policy:
     upn_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
     phones: PhoneRules = PhoneRules()
     temporary_access_pass: PassRules = PassRules()
+    #: A change needs a sign-in (credentials entered at Entra) at most this many minutes
+    #: old; 0: any session may change (README, "Re-authentication").
+    reauthenticate_after_minutes: int = 0
 
 
 PASSWORD_LENGTH_RANGE: Final = (12, 256)
@@ -136,7 +139,7 @@ _UPN_RE: Final = re.compile(r"[^@\s]+@[^@\s]+")
 _ACTIONS: Final = {a.value: a for a in Action}
 
 _TOP_KEYS: Final = ("version", "locations", "assignments", "protected", "password", "limits",
-                    "phones", "temporary_access_pass")
+                    "phones", "temporary_access_pass", "reauthenticate_after_minutes")
 _LOCATION_KEYS: Final = ("administrative_unit", "name")
 _ASSIGNMENT_KEYS: Final = ("managers", "manager_groups", "locations", "allow")
 _PROTECTED_KEYS: Final = ("admins", "users", "groups", "managers", "owners")
@@ -147,6 +150,7 @@ _LIMIT_KEYS: Final = ("password_resets_per_manager_per_hour", "phone_changes_per
                       "temporary_access_passes_per_manager_per_hour")
 _PASS_KEYS: Final = ("lifetime_minutes", "max_lifetime_minutes", "one_time")
 PASS_LIFETIME_RANGE: Final = (10, 43_200)  # Entra's own bounds: 10 minutes to 30 days
+REAUTHENTICATE_RANGE: Final = (0, 1440)  # off, up to a day
 _PHONES_KEYS: Final = ("allowed_regions", "refuse_manager_numbers")
 
 
@@ -396,6 +400,15 @@ class _Parser:
         return PassRules(lifetime_minutes=lifetime, max_lifetime_minutes=maximum,
                          one_time=self.boolean(body, "one_time", key, True))
 
+    def reauthenticate_after_minutes(self, doc: LineDict) -> int:
+        key, (low, high) = "reauthenticate_after_minutes", REAUTHENTICATE_RANGE
+        value = doc.get(key, 0)
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return value
+        self.err(doc.line_of(key), f"{key}: must be a whole number of minutes from {low} (off) "
+                                   f"to {high}")
+        return 0
+
     def phones(self, doc: LineDict) -> PhoneRules:
         if "phones" not in doc:
             return PhoneRules()
@@ -482,10 +495,11 @@ def _parse_policy(text: str, path: str) -> Policy:
     protected, password, limits = p.protected(doc), p.password(doc), p.limits(doc)
     phones = p.phones(doc)
     passes = p.temporary_access_pass(doc)
+    reauthenticate = p.reauthenticate_after_minutes(doc)
     if p.errors:
         raise PolicyError([e for _, _, e in sorted(p.errors)])
     return Policy(1, locations, tuple(assignments), protected, password, limits, path,
-                  p.upn_lines, phones, passes)
+                  p.upn_lines, phones, passes, reauthenticate_after_minutes=reauthenticate)
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -100,7 +100,7 @@ BAD = [
     ("version: 1\nversion: 1\n", ["P:2: duplicate key 'version'"]),
     ("version: 1\nextra: 1\n",
      ["P:2: unknown key 'extra' (expected one of: version, locations, assignments, protected, "
-      "password, limits, phones, temporary_access_pass)"]),
+      "password, limits, phones, temporary_access_pass, reauthenticate_after_minutes)"]),
     ("version: 1\nlocations: [a]\n", ["P:2: locations: must be a mapping"]),
     (f"version: 1\nlocations:\n  seattle:\n    administrative_unit: '{AU1}'\n"
      f"  seattle:\n    administrative_unit: '{AU2}'\n", ["P:5: duplicate key 'seattle'"]),
@@ -413,3 +413,18 @@ def test_temporary_access_pass_section() -> None:
         "P:3: temporary_access_pass.lifetime_minutes: must not exceed max_lifetime_minutes (120)",
         "P:5: temporary_access_pass: unknown key 'colour' (expected one of: lifetime_minutes, "
         "max_lifetime_minutes, one_time)"]
+
+
+@pytest.mark.parametrize(("line", "minutes"), [("", 0), ("reauthenticate_after_minutes: 0\n", 0),
+                                               ("reauthenticate_after_minutes: 15\n", 15),
+                                               ("reauthenticate_after_minutes: 1440\n", 1440)])
+def test_reauthenticate_after_minutes(line: str, minutes: int) -> None:
+    assert parse_policy("version: 1\n" + line, "P").reauthenticate_after_minutes == minutes
+
+
+@pytest.mark.parametrize("value", ["-1", "1441", "true", "'15'", "1.5", "[15]"])
+def test_bad_reauthenticate_after_minutes(value: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy(f"version: 1\nreauthenticate_after_minutes: {value}\n", "P")
+    assert info.value.errors == ["P:2: reauthenticate_after_minutes: must be a whole number of "
+                                 "minutes from 0 (off) to 1440"]
