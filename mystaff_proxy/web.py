@@ -1,10 +1,11 @@
-"""The managers' web page (SPEC §7.3): thin handlers over ``StaffService``.
+"""The managers' web page: thin handlers over ``StaffService``.
 
 Every decision about who may see or do what is the service's; a handler only finds the
 session, checks the form's CSRF token before anything else happens, calls the service and
 renders what it answered. Service errors propagate as ``ApiError`` to the middleware, which
 renders the error page (``Pages.error``); the few a manager can fix by retyping (a bad phone
-number, a refused password, a phone-type conflict) are shown on the form instead.
+number, a refused password, a phone-type conflict) or act on (passes turned off for the
+organization) are shown on the form instead.
 
 URL map (each form page answers GET with the form and POST with the change)::
 
@@ -16,6 +17,8 @@ URL map (each form page answers GET with the form and POST with the change)::
     /locations/{loc}/staff/{uid}/phones/add       add a phone number
     /locations/{loc}/staff/{uid}/phones/{t}/edit  change a phone number
     /locations/{loc}/staff/{uid}/phones/{t}/remove  confirm, then remove a phone number
+    /locations/{loc}/staff/{uid}/temporary-access-pass  issue a Temporary Access Pass → it, once
+    /locations/{loc}/staff/{uid}/temporary-access-pass/remove  confirm, then remove the pass
     /static/{name}                                stylesheet and script, cached by content hash
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
@@ -31,15 +35,23 @@ from aiohttp import web
 
 from .audit import EventType, Principal
 from .errors import ApiError
+from .graph.sign_in_methods import AccessPass
 from .phones import display_national
+from .policy import PassRules
 from .request_keys import REQUEST_ID, SESSION
 from .services import SERVICES, Services
 from .sessions import Session
-from .staff import PHONE_TYPES, Caller, LocationView, ProfileView
+from .staff import (
+    PHONE_TYPES,
+    Caller,
+    LocationView,
+    ProfileView,
+)
 
 PAGE_SIZE: Final = 25
 RESET_PASSWORD: Final = "reset_password"
 MANAGE_PHONE: Final = "manage_phone"
+ISSUE_PASS: Final = "issue_temporary_access_pass"
 
 PHONE_LABELS: Final = {"mobile": "Mobile phone", "alternateMobile": "Alternate mobile phone",
                        "office": "Office phone"}
@@ -48,12 +60,20 @@ DONE_MESSAGES: Final = {"phone_added": "Phone number added.",
                         "phone_removed": "Phone number removed.",
                         "reset_already": "That password reset was already done, and its "
                                          "temporary password shown once. To set another, "
-                                         "reset again."}
-# Password resets this session already sent (the form's "once" values), newest last: a
-# reload of the result page re-posts the form, which must not reset a second time (the
-# password just read out to the person would stop working).
+                                         "reset again.",
+                        "pass_already": "That Temporary Access Pass was already issued, and "
+                                        "shown once. To give another, issue a new one: it "
+                                        "replaces that one.",
+                        "pass_removed": "Temporary Access Pass removed.",
+                        "pass_gone": "There is no Temporary Access Pass to remove."}
+# Resets and passes this session already sent (the forms' "once" values), newest last: a
+# reload of the result page re-posts the form, which must not do it a second time (the
+# password or pass just read out to the person would stop working).
 RESETS_DONE: Final = "resets_done"
-RESETS_REMEMBERED: Final = 5
+PASSES_DONE: Final = "passes_done"
+ONCE_REMEMBERED: Final = 5
+# Lifetimes the pass form offers (minutes), with the policy's default; none above its maximum.
+PASS_LIFETIMES: Final = (60, 240, 480, 1440)
 # Why an action is greyed out on a profile, in the manager's words.
 PROTECTED_REASONS: Final = {
     "self": "You can't manage your own account here.",
@@ -73,6 +93,9 @@ FORM_ERRORS: Final = frozenset({"invalid_phone_number", "phone_number_not_allowe
 CONFLICT_REMOVE: Final = "Remove the alternate mobile number first; then the mobile number."
 CONFLICT_ADD: Final = "The person already has that type of number, or needs a mobile number " \
                       "before an alternate one."
+# A pass form's refusals a manager can read and act on (passes turned off for the
+# organization, a person its policy does not cover: "ask IT"), shown on the form.
+PASS_FORM_ERRORS: Final = frozenset({"forbidden", "invalid_request"})
 STATIC_CACHE: Final = "public, max-age=31536000, immutable"
 
 PageHandler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
@@ -198,6 +221,25 @@ class PhoneRow:
 
 
 @dataclass(frozen=True)
+class Moment:
+    """A time as a page shows it: UTC in the HTML, the device's own zone once app.js ran."""
+
+    iso: str  # for <time datetime>
+    text: str
+
+
+@dataclass(frozen=True)
+class PassRow:
+    """The person's Temporary Access Pass, as the profile tells it (never the pass)."""
+
+    #: usable | used | expired | not_yet | blocked (by the tenant's policy) | unusable
+    state: str
+    start: Moment | None
+    end: Moment | None
+    usable_once: bool
+
+
+@dataclass(frozen=True)
 class ProfilePage:
     """A profile as the templates see it: actions possible now, or why not."""
 
@@ -208,6 +250,14 @@ class ProfilePage:
     reset_why_not: str | None
     phone_why_not: str | None
     addable: tuple[str, ...]
+    protected_why: str | None = None  # the one explanation for a protected person
+    pass_row: PassRow | None = None
+    pass_why_not: str | None = None
+
+    @property
+    def offers_pass(self) -> bool:
+        """Passes are something this manager does here (else the page does not mention them)."""
+        return ISSUE_PASS in self.location.actions
 
 
 def _why_not(action: str, profile: ProfileView, location: LocationView) -> str | None:
@@ -236,9 +286,61 @@ async def _profile_page(request: web.Request, caller: Caller) -> ProfilePage:
     phones = tuple(PhoneRow(p.phone_type, PHONE_LABELS.get(p.phone_type, p.phone_type),
                             display_national(p.phone_number, region))
                    for p in sorted(profile.phones, key=lambda p: _type_order(p.phone_type)))
+    protected_why = None
+    if profile.protected_reason is not None:
+        protected_why = PROTECTED_REASONS.get(profile.protected_reason,
+                                              PROTECTED_REASONS["protected_user"])
     return ProfilePage(profile, location, _profile_url(loc, profile.id), phones,
                        _why_not(RESET_PASSWORD, profile, location),
-                       _why_not(MANAGE_PHONE, profile, location), _addable(profile))
+                       _why_not(MANAGE_PHONE, profile, location), _addable(profile),
+                       protected_why, _pass_row(profile.access_pass),
+                       _why_not(ISSUE_PASS, profile, location))
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _moment(moment: datetime | None) -> Moment | None:
+    if moment is None:
+        return None
+    moment = moment.astimezone(UTC)
+    return Moment(moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  f"{moment:%b} {moment.day}, {moment:%H:%M} UTC")
+
+
+def _until(start: datetime | None, minutes: int | None) -> datetime | None:
+    return start + timedelta(minutes=minutes) if start is not None and minutes else None
+
+
+# Graph's methodUsabilityReason, as the profile tells it (PassRow.state).
+_PASS_STATES: Final = {"OneTimeUsed": "used", "Expired": "expired", "NotYetValid": "not_yet",
+                       "DisabledByPolicy": "blocked"}
+
+
+def _pass_row(found: AccessPass | None) -> PassRow | None:
+    if found is None:
+        return None
+    start = _when(found.start)
+    state = "usable" if found.usable else _PASS_STATES.get(found.usability_reason or "",
+                                                           "unusable")
+    return PassRow(state, _moment(start), _moment(_until(start, found.lifetime_minutes)),
+                   found.usable_once is True)
+
+
+def _duration(minutes: int) -> str:
+    """``90`` → "1 hour 30 minutes"; ``1440`` → "1 day"."""
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{n} {unit}{'' if n == 1 else 's'}"
+             for n, unit in ((days, "day"), (hours, "hour"), (mins, "minute")) if n]
+    return " ".join(parts) or "0 minutes"
 
 
 def _type_order(phone_type: str) -> int:
@@ -350,10 +452,8 @@ async def password_reset(request: web.Request, caller: Caller) -> web.StreamResp
     # a temporary password that is set but never shown would lock the person out.
     view = await _profile_page(request, caller)
     form = await _form(request)
-    session: Session = request[SESSION]
     once = _text(form, "once")[:32]
-    done: list[str] = list(session.extra.get(RESETS_DONE, []))
-    if once and once in done:
+    if _done_before(request, RESETS_DONE, once):
         return _redirect(f"{view.url}?done=reset_already")
     mode = "enter" if _text(form, "mode") == "enter" else "generate"
     body = {"password": _text(form, "password")} if mode == "enter" else {}
@@ -364,14 +464,27 @@ async def password_reset(request: web.Request, caller: Caller) -> web.StreamResp
         if exc.code not in FORM_ERRORS:
             raise
         return _password_form(request, view, error=exc.message, mode=mode)
-    if once:
-        request[RENEWED_SESSION] = replace(
-            request.get(RENEWED_SESSION) or session,
-            extra={**session.extra, RESETS_DONE: [*done, once][-RESETS_REMEMBERED:]})
+    _remember_done(request, RESETS_DONE, once)
     response = _render(request, "password_done.html", view=view, password=reset.password,
                        confirmed=reset.confirmed)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _done_before(request: web.Request, key: str, once: str) -> bool:
+    """Whether this session already sent the form whose one-time value is ``once``."""
+    session: Session = request[SESSION]
+    return bool(once) and once in session.extra.get(key, [])
+
+
+def _remember_done(request: web.Request, key: str, once: str) -> None:
+    """Remember a form sent (in the session the response writes back)."""
+    if not once:
+        return
+    session: Session = request.get(RENEWED_SESSION) or request[SESSION]
+    done: list[str] = list(session.extra.get(key, []))
+    request[RENEWED_SESSION] = replace(
+        session, extra={**session.extra, key: [*done, once][-ONCE_REMEMBERED:]})
 
 
 def _phone_form(request: web.Request, view: ProfilePage, *, phone_type: str | None,
@@ -460,6 +573,106 @@ async def phone_remove(request: web.Request, caller: Caller) -> web.StreamRespon
     return _redirect(_profile_url(loc, uid) + "?done=phone_removed")
 
 
+# -- Temporary Access Pass ---------------------------------------------------------------------
+
+def _pass_rules(request: web.Request) -> PassRules:
+    current = _svc(request).policy.current
+    return current.policy.temporary_access_pass if current is not None else PassRules()
+
+
+def _lifetimes(rules: PassRules) -> list[tuple[int, str]]:
+    """The form's choice: the policy's default and the usual hours, within its maximum."""
+    offered = {m for m in PASS_LIFETIMES if m <= rules.max_lifetime_minutes}
+    return [(m, _duration(m)) for m in sorted(offered | {rules.lifetime_minutes})]
+
+
+def _pass_form(request: web.Request, view: ProfilePage, *, error: str | None = None,
+               status: int = 200, lifetime: int | None = None,
+               single_use: bool = True) -> web.Response:
+    rules = _pass_rules(request)
+    return _render(request, "pass_form.html", status=status if error else 200, view=view,
+                   error=error, lifetimes=_lifetimes(rules),
+                   chosen=lifetime or rules.lifetime_minutes, one_time_fixed=rules.one_time,
+                   single_use=single_use or rules.one_time, once=secrets.token_urlsafe(12))
+
+
+@page
+async def pass_form(request: web.Request, caller: Caller) -> web.StreamResponse:
+    view = await _profile_page(request, caller)
+    _require(view, ISSUE_PASS)
+    return _pass_form(request, view)
+
+
+def _lifetime_field(form: Mapping[str, Any]) -> int | str | None:
+    """The chosen lifetime in minutes; anything else is sent as it is, for the service to
+    refuse (``invalid_request``), and nothing chosen means the policy's default."""
+    raw = _text(form, "lifetimeMinutes").strip()
+    if not raw:
+        return None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else raw
+
+
+@change_page(EventType.TEMPORARY_ACCESS_PASS_ISSUED)
+async def pass_issue(request: web.Request, caller: Caller) -> web.StreamResponse:
+    # As for a password reset, the profile is read first: nothing may fail between the pass
+    # being made and shown (a pass never shown would still replace the one the person has).
+    view = await _profile_page(request, caller)
+    form = await _form(request)
+    once = _text(form, "once")[:32]
+    if _done_before(request, PASSES_DONE, once):
+        return _redirect(f"{view.url}?done=pass_already")
+    body: dict[str, Any] = {}
+    lifetime = _lifetime_field(form)
+    if lifetime is not None:
+        body["lifetimeMinutes"] = lifetime
+    single_use = True
+    if not _pass_rules(request).one_time:  # else the policy's one-time use, not asked
+        single_use = body["isUsableOnce"] = _text(form, "isUsableOnce") == "true"
+    try:
+        issued = await _svc(request).staff.issue_access_pass(
+            caller, view.location.id, view.profile.id, body)
+    except ApiError as exc:
+        if exc.code not in PASS_FORM_ERRORS:
+            raise
+        return _pass_form(request, view, error=exc.message, status=exc.status,
+                          lifetime=lifetime if isinstance(lifetime, int) else None,
+                          single_use=single_use)
+    _remember_done(request, PASSES_DONE, once)
+    start = _when(issued.start) or datetime.now(UTC)
+    response = _render(request, "pass_done.html", view=view, code=issued.code,
+                       lifetime=_duration(issued.lifetime_minutes),
+                       until=_moment(_until(start, issued.lifetime_minutes)),
+                       single_use=issued.usable_once, replaced=view.pass_row is not None)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@page
+async def pass_remove_form(request: web.Request, caller: Caller) -> web.StreamResponse:
+    view = await _profile_page(request, caller)
+    _require(view, ISSUE_PASS)
+    if view.pass_row is None:
+        return _redirect(f"{view.url}?done=pass_gone")
+    return _render(request, "pass_remove.html", view=view)
+
+
+@change_page(EventType.TEMPORARY_ACCESS_PASS_REMOVED)
+async def pass_remove(request: web.Request, caller: Caller) -> web.StreamResponse:
+    loc, uid = request.match_info["loc"], request.match_info["userId"]
+    try:
+        await _svc(request).staff.remove_access_pass(caller, loc, uid)
+    except ApiError as exc:
+        if exc.code != "not_found":
+            raise
+        # The person is here, without a pass (removed meanwhile, e.g. a second tap): say so.
+        # Not here at all: the profile raises the same not_found.
+        view = await _profile_page(request, caller)
+        if view.pass_row is not None:
+            raise
+        return _redirect(f"{view.url}?done=pass_gone")
+    return _redirect(_profile_url(loc, uid) + "?done=pass_removed")
+
+
 async def static(request: web.Request) -> web.StreamResponse:
     asset = _svc(request).pages.static.get(request.match_info["name"])
     if asset is None:
@@ -495,5 +708,9 @@ def setup_page_routes(app: web.Application) -> None:
     app.router.add_post(person + "/phones/{phoneType}/edit", phone_edit)
     app.router.add_get(person + "/phones/{phoneType}/remove", phone_remove_form)
     app.router.add_post(person + "/phones/{phoneType}/remove", phone_remove)
+    app.router.add_get(person + "/temporary-access-pass", pass_form)
+    app.router.add_post(person + "/temporary-access-pass", pass_issue)
+    app.router.add_get(person + "/temporary-access-pass/remove", pass_remove_form)
+    app.router.add_post(person + "/temporary-access-pass/remove", pass_remove)
     # Any other page (not the JSON API, which answers for itself): the not-found page.
     app.router.add_get(r"/{tail:(?!api/).*}", not_found)

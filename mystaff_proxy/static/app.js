@@ -1,6 +1,15 @@
 // My Staff: the only script. Copy buttons are hidden in the HTML and shown here, so
-// without JavaScript the page shows just the password (selectable with one tap).
+// without JavaScript the page shows just the password or pass (selectable with one tap).
+// Times are written in UTC by the server, which does not know the manager's time zone;
+// here they are shown in the device's own.
 "use strict";
+for (const time of document.querySelectorAll("time[data-local]")) {
+  const moment = new Date(time.dateTime);
+  if (Number.isNaN(moment.getTime())) continue;
+  time.title = time.textContent;
+  time.textContent = moment.toLocaleString(undefined, {
+    month: "short", day: "numeric", hour: "numeric", minute: "2-digit"});
+}
 for (const button of document.querySelectorAll("button[data-copy]")) {
   const source = document.getElementById(button.dataset.copy);
   const status = button.parentElement.querySelector(".copied");

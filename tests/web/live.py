@@ -2,8 +2,9 @@
 run on their own event loop in a thread, so that Playwright's synchronous API can drive
 a browser from the test thread.
 
-The proxy uses ``tests/web/policy.yaml``: a manager of two locations, one of one location,
-one who may only look, and a protected user.
+The proxy uses ``tests/web/policy.yaml``: a manager of two locations (who may also issue
+Temporary Access Passes and switch SMS sign-in), one of one location, one who may only look,
+and a protected user.
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ import secrets
 import socket
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from aiohttp import web
 
 from fake_graph.embedded import RunningFake, run_fake
+from fake_graph.server import FakeGraph
 from mystaff_proxy.app import init_app
 from mystaff_proxy.config import Settings, config_from_mapping
 
+_T = TypeVar("_T")
 POLICY = Path(__file__).with_name("policy.yaml")
 CLIENT_ID = "6d5ac1a4-5b8c-4f3e-9a60-1f0c2b7e3d11"
 CLIENT_SECRET = "demo-proxy-secret-not-for-production"
@@ -40,6 +44,7 @@ SAM = Account("sam.rivera@contoso.example", "Demo-Manager-1!")        # Seattle 
 PRIYA = Account("priya.natarajan@contoso.example", "Demo-Manager-1!")  # Portland only
 ROBIN = Account("robin.okafor@contoso.example", "Demo-Manager-1!")     # Spokane, view only
 TAYLOR = Account("taylor.brooks@contoso.example", "Demo-Staff-1!")     # manages nothing
+AVERY = Account("avery.patel@contoso.example", "Demo-Staff-1!")       # Seattle, a mobile
 
 SEATTLE_AU = "3c1f6f0e-2a4b-4c3d-8e5f-6a7b8c9d0e01"
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
@@ -146,6 +151,17 @@ class LiveSystem:
         app = self.running.fake.directory.applications[CLIENT_ID]
         if self.url + "/auth/callback" not in app.redirect_uris:
             app.redirect_uris.append(self.url + "/auth/callback")
+
+    def in_fake(self, change: Callable[[FakeGraph], _T]) -> _T:
+        """Run ``change`` on the fake's own thread (its state is its event loop's), e.g. to
+        turn a tenant setting off or read what a test may not see through the control API."""
+        assert self._loop is not None and self.running is not None
+        fake = self.running.fake
+
+        async def run() -> _T:
+            return change(fake)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
 
     def audit_lines(self) -> list[str]:
         path = self.workdir / "audit.jsonl"
