@@ -5,7 +5,7 @@ session, checks the form's CSRF token before anything else happens, calls the se
 renders what it answered. Service errors propagate as ``ApiError`` to the middleware, which
 renders the error page (``Pages.error``); the few a manager can fix by retyping (a bad phone
 number, a refused password, a phone-type conflict) or act on (passes turned off for the
-organization) are shown on the form instead.
+organization, a number that already signs someone else in) are shown on the form instead.
 
 URL map (each form page answers GET with the form and POST with the change)::
 
@@ -19,6 +19,9 @@ URL map (each form page answers GET with the form and POST with the change)::
     /locations/{loc}/staff/{uid}/phones/{t}/remove  confirm, then remove a phone number
     /locations/{loc}/staff/{uid}/temporary-access-pass  issue a Temporary Access Pass → it, once
     /locations/{loc}/staff/{uid}/temporary-access-pass/remove  confirm, then remove the pass
+    /locations/{loc}/staff/{uid}/phone-methods/mobile/sms-sign-in/{enable,disable}
+                                                  confirm, then turn phone-number sign-in on
+                                                  or off (the profile posts "off" directly)
     /static/{name}                                stylesheet and script, cached by content hash
 """
 
@@ -43,6 +46,8 @@ from .services import SERVICES, Services
 from .sessions import Session
 from .staff import (
     PHONE_TYPES,
+    SMS_NO_MOBILE_MESSAGE,
+    SMS_REFUSALS,
     Caller,
     LocationView,
     ProfileView,
@@ -52,6 +57,7 @@ PAGE_SIZE: Final = 25
 RESET_PASSWORD: Final = "reset_password"
 MANAGE_PHONE: Final = "manage_phone"
 ISSUE_PASS: Final = "issue_temporary_access_pass"
+MANAGE_SMS: Final = "manage_sms_sign_in"
 
 PHONE_LABELS: Final = {"mobile": "Mobile phone", "alternateMobile": "Alternate mobile phone",
                        "office": "Office phone"}
@@ -65,7 +71,9 @@ DONE_MESSAGES: Final = {"phone_added": "Phone number added.",
                                         "shown once. To give another, issue a new one: it "
                                         "replaces that one.",
                         "pass_removed": "Temporary Access Pass removed.",
-                        "pass_gone": "There is no Temporary Access Pass to remove."}
+                        "pass_gone": "There is no Temporary Access Pass to remove.",
+                        "sms_enabled": "Phone-number sign-in is on.",
+                        "sms_disabled": "Phone-number sign-in is off."}
 # Resets and passes this session already sent (the forms' "once" values), newest last: a
 # reload of the result page re-posts the form, which must not do it a second time (the
 # password or pass just read out to the person would stop working).
@@ -96,6 +104,8 @@ CONFLICT_ADD: Final = "The person already has that type of number, or needs a mo
 # A pass form's refusals a manager can read and act on (passes turned off for the
 # organization, a person its policy does not cover: "ask IT"), shown on the form.
 PASS_FORM_ERRORS: Final = frozenset({"forbidden", "invalid_request"})
+# smsSignInState values in which phone-number sign-in is switched on (so it can be turned off).
+SMS_ON: Final = frozenset({"ready", "phoneNumberNotUnique"})
 STATIC_CACHE: Final = "public, max-age=31536000, immutable"
 
 PageHandler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
@@ -240,6 +250,16 @@ class PassRow:
 
 
 @dataclass(frozen=True)
+class SmsRow:
+    """Phone-number sign-in on the person's mobile: its state, and what this manager may do."""
+
+    state: str  # Graph's smsSignInState ("" when Graph did not say)
+    number: str
+    can_enable: bool
+    can_disable: bool
+
+
+@dataclass(frozen=True)
 class ProfilePage:
     """A profile as the templates see it: actions possible now, or why not."""
 
@@ -253,11 +273,17 @@ class ProfilePage:
     protected_why: str | None = None  # the one explanation for a protected person
     pass_row: PassRow | None = None
     pass_why_not: str | None = None
+    sms: SmsRow | None = None  # None: no mobile
+    sms_why_not: str | None = None
 
     @property
     def offers_pass(self) -> bool:
         """Passes are something this manager does here (else the page does not mention them)."""
         return ISSUE_PASS in self.location.actions
+
+    @property
+    def offers_sms(self) -> bool:
+        return MANAGE_SMS in self.location.actions
 
 
 def _why_not(action: str, profile: ProfileView, location: LocationView) -> str | None:
@@ -294,7 +320,8 @@ async def _profile_page(request: web.Request, caller: Caller) -> ProfilePage:
                        _why_not(RESET_PASSWORD, profile, location),
                        _why_not(MANAGE_PHONE, profile, location), _addable(profile),
                        protected_why, _pass_row(profile.access_pass),
-                       _why_not(ISSUE_PASS, profile, location))
+                       _why_not(ISSUE_PASS, profile, location), _sms_row(profile, region),
+                       _why_not(MANAGE_SMS, profile, location))
 
 
 def _when(value: str | None) -> datetime | None:
@@ -332,6 +359,17 @@ def _pass_row(found: AccessPass | None) -> PassRow | None:
                                                            "unusable")
     return PassRow(state, _moment(start), _moment(_until(start, found.lifetime_minutes)),
                    found.usable_once is True)
+
+
+def _sms_row(profile: ProfileView, region: str) -> SmsRow | None:
+    mobile = next((p for p in profile.phones if p.phone_type == "mobile"), None)
+    if mobile is None:
+        return None
+    state = mobile.sms_sign_in_state or ""
+    allowed = MANAGE_SMS in profile.actions
+    return SmsRow(state, display_national(mobile.phone_number, region),
+                  can_enable=allowed and state == "notEnabled",
+                  can_disable=allowed and state in SMS_ON)
 
 
 def _duration(minutes: int) -> str:
@@ -573,7 +611,7 @@ async def phone_remove(request: web.Request, caller: Caller) -> web.StreamRespon
     return _redirect(_profile_url(loc, uid) + "?done=phone_removed")
 
 
-# -- Temporary Access Pass ---------------------------------------------------------------------
+# -- sign-in methods: Temporary Access Pass, phone-number (SMS) sign-in -----------------------
 
 def _pass_rules(request: web.Request) -> PassRules:
     current = _svc(request).policy.current
@@ -673,6 +711,56 @@ async def pass_remove(request: web.Request, caller: Caller) -> web.StreamRespons
     return _redirect(_profile_url(loc, uid) + "?done=pass_removed")
 
 
+def _sms_page(request: web.Request, view: ProfilePage, *, enable: bool,
+              error: str | None = None) -> web.Response:
+    return _render(request, "sms_sign_in.html", status=409 if error else 200, view=view,
+                   enable=enable, error=error)
+
+
+async def _sms_form(request: web.Request, caller: Caller, enable: bool) -> web.Response:
+    """The confirmation; or, when it cannot work, why (what the service would answer)."""
+    view = await _profile_page(request, caller)
+    _require(view, MANAGE_SMS)
+    if view.sms is None:
+        error: str | None = SMS_NO_MOBILE_MESSAGE
+    else:
+        error = SMS_REFUSALS.get(view.sms.state) if enable else None
+    return _sms_page(request, view, enable=enable, error=error)
+
+
+async def _sms_switch(request: web.Request, caller: Caller, enable: bool) -> web.Response:
+    loc, uid = request.match_info["loc"], request.match_info["userId"]
+    try:
+        await _svc(request).staff.switch_sms_sign_in(caller, loc, uid, enable)
+    except ApiError as exc:
+        if exc.code != "conflict":  # no mobile, a number not unique, not allowed: in words
+            raise
+        view = await _profile_page(request, caller)
+        return _sms_page(request, view, enable=enable, error=exc.message)
+    return _redirect(_profile_url(loc, uid) + ("?done=sms_enabled" if enable
+                                                else "?done=sms_disabled"))
+
+
+@page
+async def sms_enable_form(request: web.Request, caller: Caller) -> web.StreamResponse:
+    return await _sms_form(request, caller, True)
+
+
+@change_page(EventType.SMS_SIGN_IN_ENABLED)
+async def sms_enable(request: web.Request, caller: Caller) -> web.StreamResponse:
+    return await _sms_switch(request, caller, True)
+
+
+@page
+async def sms_disable_form(request: web.Request, caller: Caller) -> web.StreamResponse:
+    return await _sms_form(request, caller, False)
+
+
+@change_page(EventType.SMS_SIGN_IN_DISABLED)
+async def sms_disable(request: web.Request, caller: Caller) -> web.StreamResponse:
+    return await _sms_switch(request, caller, False)
+
+
 async def static(request: web.Request) -> web.StreamResponse:
     asset = _svc(request).pages.static.get(request.match_info["name"])
     if asset is None:
@@ -712,5 +800,10 @@ def setup_page_routes(app: web.Application) -> None:
     app.router.add_post(person + "/temporary-access-pass", pass_issue)
     app.router.add_get(person + "/temporary-access-pass/remove", pass_remove_form)
     app.router.add_post(person + "/temporary-access-pass/remove", pass_remove)
+    sms = person + "/phone-methods/mobile/sms-sign-in"
+    app.router.add_get(sms + "/enable", sms_enable_form)
+    app.router.add_post(sms + "/enable", sms_enable)
+    app.router.add_get(sms + "/disable", sms_disable_form)
+    app.router.add_post(sms + "/disable", sms_disable)
     # Any other page (not the JSON API, which answers for itself): the not-found page.
     app.router.add_get(r"/{tail:(?!api/).*}", not_found)

@@ -1,7 +1,8 @@
-"""Temporary Access Pass on the managers' page, in Chromium at phone width: the lost-phone
-flow end to end (the pass issued, copied, and used at the fake's sign-in page once), a reload
-that must not issue a second pass, and what the page says when it cannot be done. axe on
-every new page; no console errors, CSP violations or dialogs (the ``browse`` fixture).
+"""Temporary Access Pass and phone-number (SMS) sign-in on the managers' page, in Chromium at
+phone width: the lost-phone flow end to end (the pass issued, copied, and used at the fake's
+sign-in page once), a reload that must not issue a second pass, SMS sign-in on and off, and
+what the page says when it cannot be done. axe on every new page; no console errors, CSP
+violations or dialogs (the ``browse`` fixture).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from fake_graph.directory import Phone
 from fake_graph.server import FakeGraph
 
 from .conftest import PHONE, Browse
@@ -23,9 +25,11 @@ from .live import AVERY, PRIYA, ROBIN, SAM, LiveSystem
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 AVERY_ID = "a1000000-0000-4000-8000-000000000007"   # Seattle, mobile (206) 555-0107
+ALEX = "a1000000-0000-4000-8000-000000000002"       # Seattle, no phones
+JORDAN = "a1000000-0000-4000-8000-000000000003"     # Seattle, mobile (206) 555-0103
 SKYLER = "a1000000-0000-4000-8000-000000000015"     # Tacoma
 DANA = "a1000000-0000-4000-8000-000000000011"       # Tacoma, protected by the policy
-LENA = "a1000000-0000-4000-8000-000000000027"       # Portland (Priya: no passes)
+LENA = "a1000000-0000-4000-8000-000000000027"       # Portland (Priya: no passes, no SMS)
 AVERY_PAGE = f"/locations/seattle/staff/{AVERY_ID}"
 WHAT_TO_DO = ("Sign in with your account name and this pass instead of your password, "
               "then register your new phone.")
@@ -179,6 +183,75 @@ def test_reloading_the_pass_page_does_not_issue_a_second_pass(
     assert "it replaces their previous pass" in page.get_by_role("status").first.inner_text()
 
 
+def test_sms_sign_in_on_and_off(browse: Browse, live: LiveSystem) -> None:
+    since = len(live.audit_lines())
+    page = browse.page
+    browse.sign_in(SAM, start=AVERY_PAGE)
+    sms = page.locator("#sms-sign-in")
+    assert "Phone-number sign-in is off for this person." in sms.inner_text()
+    assert live.user(AVERY.upn)["phoneMethods"][0]["smsSignInState"] == "notEnabled"
+
+    page.get_by_role("link", name="Enable phone-number sign-in").click()
+    assert page.get_by_role("heading", level=1).inner_text() == \
+        "Turn on phone-number sign-in?"
+    assert "(206) 555-0107" in browse.text()
+    browse.check()
+    assert live.user(AVERY.upn)["phoneMethods"][0]["smsSignInState"] == "notEnabled"
+    page.get_by_role("button", name="Turn on phone-number sign-in").click()
+    assert page.url == live.url + AVERY_PAGE + "?done=sms_enabled"
+    assert page.get_by_role("status").inner_text() == "Phone-number sign-in is on."
+    assert "they can sign in with a code texted to (206) 555-0107" in sms.inner_text()
+    assert live.user(AVERY.upn)["phoneMethods"][0]["smsSignInState"] == "ready"
+    browse.check()
+
+    page.get_by_role("button", name="Turn off phone-number sign-in").click()
+    assert page.url == live.url + AVERY_PAGE + "?done=sms_disabled"
+    assert page.get_by_role("status").inner_text() == "Phone-number sign-in is off."
+    assert "Phone-number sign-in is off for this person." in sms.inner_text()
+    assert live.user(AVERY.upn)["phoneMethods"][0]["smsSignInState"] == "notEnabled"
+    assert [r["outcome"] for r in _events(live, "sms_sign_in_enabled", since)] == ["success"]
+    assert [r["outcome"] for r in _events(live, "sms_sign_in_disabled", since)] == ["success"]
+
+
+def test_sms_sign_in_that_cannot_work_says_why(browse: Browse, live: LiveSystem) -> None:
+    page = browse.page
+    browse.sign_in(SAM, start=f"/locations/seattle/staff/{ALEX}")
+    assert "Phone-number sign-in needs a mobile number; add one first." in \
+        page.locator("#sms-sign-in").inner_text()
+    assert page.get_by_role("link", name="Enable phone-number sign-in").count() == 0
+
+    # Jordan's mobile is Avery's number: turned on, it would sign Avery in, not Jordan.
+    def share_a_number(fake: FakeGraph) -> None:
+        jordan = fake.directory.find_user(JORDAN)
+        assert jordan is not None
+        jordan.phones["mobile"] = Phone("mobile", "+1 2065550107", "notEnabled")
+
+    live.in_fake(share_a_number)
+    browse.goto(f"/locations/seattle/staff/{JORDAN}")
+    page.get_by_role("link", name="Enable phone-number sign-in").click()
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Turn on phone-number sign-in").click()
+    assert answer.value.status == 409
+    assert "This number already signs someone else in" in page.get_by_role("alert").inner_text()
+    browse.check()
+    page.get_by_role("link", name="Back to Jordan Blake").click()
+    assert "already signs someone else in, so it doesn't work for this person" in \
+        page.locator("#sms-sign-in").inner_text()
+    assert page.get_by_role("button", name="Turn off phone-number sign-in").is_visible()
+
+    # The organization's SMS policy does not allow it: said, and no button to try.
+    live.in_fake(lambda fake: setattr(fake.directory.methods_policy.sms, "state", "disabled"))
+    browse.goto(AVERY_PAGE)
+    assert "Your organization does not allow phone sign-in for this person." in \
+        page.locator("#sms-sign-in").inner_text()
+    assert page.get_by_role("link", name="Enable phone-number sign-in").count() == 0
+    browse.check()
+    browse.goto(AVERY_PAGE + "/phone-methods/mobile/sms-sign-in/enable")
+    assert "does not allow phone sign-in" in page.get_by_role("alert").inner_text()
+    assert page.get_by_role("button", name="Turn on phone-number sign-in").count() == 0
+    assert live.user(AVERY.upn)["phoneMethods"][0]["smsSignInState"] == "notAllowedByPolicy"
+
+
 def test_the_profile_says_when_a_pass_does_not_work(browse: Browse, live: LiveSystem) -> None:
     page = browse.page
     browse.sign_in(SAM, start=AVERY_PAGE + "/temporary-access-pass")
@@ -222,13 +295,16 @@ def test_passes_turned_off_are_explained_on_the_form(browse: Browse, live: LiveS
     browse.check()
 
 
-def test_no_pass_actions_where_not_allowed(browse: Browse, live: LiveSystem) -> None:
+def test_no_pass_or_sms_actions_where_not_allowed(browse: Browse, live: LiveSystem) -> None:
     page = browse.page
-    # A protected person: the button greyed out with the one explanation.
+    # A protected person: the button greyed out with the one explanation, no SMS part.
     browse.sign_in(SAM, start=f"/locations/tacoma/staff/{DANA}")
     assert page.get_by_role("button", name="Issue a Temporary Access Pass").is_disabled()
+    assert page.locator("#sms-sign-in").count() == 0
     browse.check()
     browse.goto(f"/locations/tacoma/staff/{DANA}/temporary-access-pass")
+    assert page.get_by_role("heading", level=1).inner_text() == "Protected account"
+    browse.goto(f"/locations/tacoma/staff/{DANA}/phone-methods/mobile/sms-sign-in/enable")
     assert page.get_by_role("heading", level=1).inner_text() == "Protected account"
     assert _pass_of(live, "dana.whitfield@contoso.example") is None
 
