@@ -31,7 +31,7 @@ class ErrorText:
     todo: str  # what to do
 
 
-#: One page per SPEC §7.2 code (plus sign-in failures): what happened, and what to do.
+#: One page per API error code (plus sign-in failures): what happened, and what to do.
 ERROR_TEXTS: Final[dict[str, ErrorText]] = {
     "unauthenticated": ErrorText(
         "Please sign in", "You are not signed in, or your session has ended.",
