@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -192,6 +192,45 @@ class ResetFailed(GraphUnavailable):
     """Graph's long-running password reset ended ``failed``: the password was not changed."""
 
 
+def target_requests(au_id: str, user_id: str, *, with_phones: bool,
+                    manager_id: str | None = None, with_pass: bool = False,
+                    with_pass_policy: bool = False) -> list[BatchRequest]:
+    """The sub-requests of one person's live check (``GraphOperations.fetch_target``), ids
+    unique within it: membership, profile, groups, roles, PIM eligibility (and more)."""
+    au, uid = _guid(au_id), _guid(user_id)
+    requests = [
+        BatchRequest("member", "GET",
+                     f"/directory/administrativeUnits/{au}/members/{uid}?$select=id"),
+        BatchRequest("user", "GET", f"/users/{uid}?$select={PROFILE_FIELDS}"),
+        BatchRequest("groups", "GET", f"/users/{uid}/transitiveMemberOf?$top=999"),
+        BatchRequest("roles", "GET", "/roleManagement/directory/roleAssignments"
+                     f"?$filter=principalId%20eq%20'{uid}'&$select=id,directoryScopeId"),
+    ]
+    # PIM eligibility (docs/authorization.md): an eligible Global Administrator is one
+    # activation away from the role, so eligibility protects like an active role. In the
+    # same $batch: no round trip added.
+    requests += [
+        BatchRequest("eligibleRoles", "GET",
+                     "/roleManagement/directory/roleEligibilityScheduleInstances"
+                     f"?$filter=principalId%20eq%20'{uid}'&$select=id"),
+        BatchRequest("eligibleGroups", "GET",
+                     "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"
+                     f"?$filter=principalId%20eq%20'{uid}'&$select=id,groupId,accessId"),
+    ]
+    if with_phones:
+        requests.append(BatchRequest("phones", "GET",
+                                     f"/users/{uid}/authentication/phoneMethods"))
+    if manager_id is not None:
+        mid = _guid(manager_id)
+        requests += [
+            BatchRequest("managerPhones", "GET", f"/users/{mid}/authentication/phoneMethods"),
+            BatchRequest("managerProfile", "GET",
+                         f"/users/{mid}?$select=id,mobilePhone,businessPhones"),
+        ]
+    requests += pass_requests(uid, with_pass=with_pass, with_policy=with_pass_policy)
+    return requests
+
+
 class GraphOperations:
     """Typed Graph operations over a GraphClient."""
 
@@ -242,38 +281,22 @@ class GraphOperations:
 
         Any failure other than "not a member" raises: the caller fails closed.
         """
-        au, uid = _guid(au_id), _guid(user_id)
-        requests = [
-            BatchRequest("member", "GET",
-                         f"/directory/administrativeUnits/{au}/members/{uid}?$select=id"),
-            BatchRequest("user", "GET", f"/users/{uid}?$select={PROFILE_FIELDS}"),
-            BatchRequest("groups", "GET", f"/users/{uid}/transitiveMemberOf?$top=999"),
-            BatchRequest("roles", "GET", "/roleManagement/directory/roleAssignments"
-                         f"?$filter=principalId%20eq%20'{uid}'&$select=id,directoryScopeId"),
-        ]
-        # PIM eligibility (docs/authorization.md): an eligible Global Administrator is one
-        # activation away from the role, so eligibility protects like an active role. In the
-        # same $batch: no round trip added.
-        requests += [
-            BatchRequest("eligibleRoles", "GET",
-                         "/roleManagement/directory/roleEligibilityScheduleInstances"
-                         f"?$filter=principalId%20eq%20'{uid}'&$select=id"),
-            BatchRequest("eligibleGroups", "GET",
-                         "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances"
-                         f"?$filter=principalId%20eq%20'{uid}'&$select=id,groupId,accessId"),
-        ]
-        if with_phones:
-            requests.append(BatchRequest("phones", "GET",
-                                         f"/users/{uid}/authentication/phoneMethods"))
-        if manager_id is not None:
-            mid = _guid(manager_id)
-            requests += [
-                BatchRequest("managerPhones", "GET", f"/users/{mid}/authentication/phoneMethods"),
-                BatchRequest("managerProfile", "GET",
-                             f"/users/{mid}?$select=id,mobilePhone,businessPhones"),
-            ]
-        requests += pass_requests(uid, with_pass=with_pass, with_policy=with_pass_policy)
+        uid = _guid(user_id)
+        requests = target_requests(au_id, uid, with_phones=with_phones, manager_id=manager_id,
+                                   with_pass=with_pass, with_pass_policy=with_pass_policy)
         answers = await self.client.batch(requests, op="fetch_target")
+        return await self.target_snapshot(uid, answers, with_phones=with_phones,
+                                          manager_id=manager_id, with_pass=with_pass,
+                                          with_pass_policy=with_pass_policy)
+
+    async def target_snapshot(self, user_id: str, answers: Mapping[str, GraphResponse], *,
+                              with_phones: bool, manager_id: str | None = None,
+                              with_pass: bool = False,
+                              with_pass_policy: bool = False) -> TargetSnapshot:
+        """The snapshot from the answers to ``target_requests`` (by their ids), however they
+        were sent: one ``$batch`` (``fetch_target``) or packed with other people's
+        (``graph/bulk.py``). Any failure other than "not a member" raises."""
+        uid = _guid(user_id)
         member = answers["member"]
         if member.status == 404:
             return TargetSnapshot(uid, False, None, frozenset(), False, False, frozenset(),
