@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .audit import EventType, Principal
 from .bearer import BearerError, KeysUnavailable
+from .bulk_reset import ResetEntry, reset_passwords
 from .errors import ApiError
 from .graph.operations import PhoneMethod
 from .graph.sign_in_methods import AccessPass
@@ -208,6 +209,27 @@ async def reset_password(request: web.Request, caller: Caller) -> web.StreamResp
     return response
 
 
+@api_change(EventType.PASSWORD_RESET)
+async def bulk_reset(request: web.Request, caller: Caller) -> web.StreamResponse:
+    """Up to 50 people of one location: one entry each, a password or an error."""
+    entries = await reset_passwords(request.app[SERVICES].staff, caller,
+                                    request.match_info["loc"], await _body(request))
+    response = _json({"value": [_reset_entry(e) for e in entries]})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _reset_entry(entry: ResetEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": entry.id, "displayName": entry.display_name,
+        "userPrincipalName": entry.user_principal_name, "temporaryPassword": entry.password,
+        "error": None if entry.error is None else {"code": entry.error.code,
+                                                   "message": entry.error.message}}
+    if entry.password is not None and not entry.confirmed:
+        out["confirmed"] = False
+    return out
+
+
 @api_change(EventType.PHONE_ADDED)
 async def add_phone(request: web.Request, caller: Caller) -> web.StreamResponse:
     stored = await request.app[SERVICES].staff.add_phone(
@@ -277,6 +299,7 @@ def setup_api_routes(app: web.Application) -> None:
     app.router.add_get(base + "/me", me)
     app.router.add_get(base + "/locations", locations)
     app.router.add_get(base + "/locations/{loc}/staff", staff_list)
+    app.router.add_post(base + "/locations/{loc}/password-resets", bulk_reset)
     app.router.add_get(staff, staff_profile)
     app.router.add_post(staff + "/password", reset_password)
     app.router.add_post(staff + "/phone-methods", add_phone)

@@ -109,6 +109,24 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
                                          "then retry"}},
         }},
     }
+    reset_entry = {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "displayName", "userPrincipalName", "temporaryPassword", "error"],
+        "description": "One person: a temporary password (shown once), or why not. The names "
+                       "are null when the person may not be named (not_found) or Graph could "
+                       "not say.",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "displayName": {"type": ["string", "null"]},
+            "userPrincipalName": {"type": ["string", "null"]},
+            "temporaryPassword": {"type": ["string", "null"]},
+            "confirmed": {"type": "boolean", "description": "false: accepted, not confirmed "
+                          "(manager mode), as for a single reset"},
+            "error": {"type": ["object", "null"], "additionalProperties": False,
+                      "required": ["code", "message"],
+                      "properties": {"code": {"type": "string", "enum": ERROR_CODES},
+                                     "message": {"type": "string"}}}},
+    }
     me = {
         "type": "object", "required": ["id", "displayName", "userPrincipalName", "locations"],
         "additionalProperties": False,
@@ -143,6 +161,7 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
             },
             "schemas": {"Location": location, "PhoneMethod": phone, "Staff": staff,
                         "Profile": profile, "Error": error, "Me": me,
+                        "PasswordResetEntry": reset_entry,
                         "AccessPass": access_pass},
             "responses": responses,
         },
@@ -178,6 +197,27 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
                     "properties": {"value": {"type": "array", "items": _ref("Staff")},
                                    "nextCursor": {"type": ["string", "null"]}}},
                     "A page of staff")} | _errors(400, 401, 403, 404, 502, 503, 504)}},
+            "/api/v1/locations/{loc}/password-resets": {"post": {
+                "operationId": "resetPasswords",
+                "summary": "Reset the passwords of up to 50 people of a location",
+                "description": "Each person is checked, rate-limited and audited as a single "
+                               "reset; one entry each, in the order asked. The request as a "
+                               "whole is refused only for the location (404, 403) or a body "
+                               "that is not 1 to 50 distinct user ids (400).",
+                "parameters": [_LOC, _CSRF],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "required": ["userIds"],
+                               "additionalProperties": False,
+                               "properties": {"userIds": {
+                                   "type": "array", "minItems": 1, "maxItems": 50,
+                                   "uniqueItems": True,
+                                   "items": {"type": "string", "format": "uuid"}}}}}}},
+                "responses": {"200": _json({
+                    "type": "object", "required": ["value"], "additionalProperties": False,
+                    "properties": {"value": {"type": "array",
+                                             "items": _ref("PasswordResetEntry")}}},
+                    "One entry per person, passwords shown once")}
+                | _errors(400, 401, 403, 404, 502, 503, 504)}},
             "/api/v1/locations/{loc}/staff/{userId}": {"get": {
                 "operationId": "getStaff", "summary": "A staff member's profile",
                 "parameters": [_LOC, _USER],

@@ -334,6 +334,14 @@ class StaffService:
             except GraphError as exc:
                 await self._failed(caller, event, exc, location=loc, target_id=user_id)
             self._remember_snapshot(caller.request_id, au, snapshot)
+        await self._decide(caller, grants, loc, action, event, snapshot)
+        return snapshot
+
+    async def _decide(self, caller: Caller, grants: Mapping[str, frozenset[Action]], loc: str,
+                      action: str, event: EventType, snapshot: TargetSnapshot) -> None:
+        """``authz.decide`` on Graph's live answer about one person; a refusal is audited and
+        raised (a non-member is never named). Every check runs it, and so does a bulk reset
+        for each of its people (bulk_reset.py)."""
         facts = self._facts(snapshot)
         decision = authz.decide(authz.ActionRequest(caller.oid, grants, loc, action), facts,
                                 self._policy_in_force().protection)
@@ -341,7 +349,6 @@ class StaffService:
             target = _target(snapshot) if snapshot.is_member else None
             await self._refused(caller, event, decision.code or "not_found", location=loc,
                                 action=action, target=target, why=decision.why)
-        return snapshot
 
     def _facts(self, snapshot: TargetSnapshot) -> authz.TargetFacts:
         """Graph's live answer, plus what the policy in force grants the target (a manager?)

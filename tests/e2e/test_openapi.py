@@ -33,7 +33,8 @@ async def test_the_document_lists_exactly_the_api_routes(stack: Stack) -> None:
     documented = {(path, method) for path, item in served["paths"].items()
                   for method in item if method in METHODS}
     assert documented == app_routes(stack)
-    assert len(documented) == 13  # 9, then Temporary Access Pass and SMS sign-in (2 each)
+    # 9, then Temporary Access Pass and SMS sign-in (2 each), then the bulk password reset
+    assert len(documented) == 14
 
 
 def test_every_reference_resolves_and_every_operation_is_complete() -> None:
