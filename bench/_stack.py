@@ -442,6 +442,9 @@ def actions(m: Manager, *, html: bool = True) -> dict[str, tuple[str, Action]]:
             "phone change (HTML POST)": ("change", lambda: call(
                 "POST", f"{page}/staff/{TAYLOR}/phones/mobile/edit", ok=303,
                 form={"phoneNumber": number()})),
+            "temporary access pass (HTML POST)": ("change", lambda: call(
+                "POST", f"{page}/staff/{QUINN}/temporary-access-pass", ok=200,
+                form={"lifetimeMinutes": "60", "isUsableOnce": "true"})),
         })
     return out
 

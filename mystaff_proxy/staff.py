@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn, TypeVar
 
-from . import authz
+from . import authz, reauth
 from .audit import (
     AuditEvent,
     AuditLog,
@@ -44,6 +44,7 @@ from .graph.sign_in_methods import (
     remove_pass,
     switch_sms_sign_in,
 )
+from .notify import Change, Notifier
 from .owners import OwnerSet
 from .passwords import check_password, temporary_password
 from .phone_hash import PhoneHasher
@@ -82,6 +83,10 @@ class Caller:
     #: bearer token itself for on-behalf-of. Never logged.
     session_id: str | None = field(default=None, repr=False)
     assertion: str | None = field(default=None, repr=False)
+    #: When the caller last entered credentials at Entra (reauth.py); None: unknown.
+    authenticated_at: float | None = None
+    #: The page's language: the mail telling staff of a change is written in it (notify.py).
+    language: str = "en"
 
     @property
     def principal(self) -> Principal:
@@ -168,8 +173,10 @@ class StaffService:
                  limiter: RateLimiter, cursor_sealer: Sealer, default_region: str,
                  owners: OwnerSet, phone_hasher: PhoneHasher,
                  delegation: Delegation | None = None,
-                 operation_wait: float = 10.0) -> None:
+                 operation_wait: float = 10.0, notifier: Notifier | None = None) -> None:
         self._ops = ops
+        #: Tells staff of changes to their account ([notify] sender; None: nobody is told).
+        self.notifier = notifier
         self._hasher = phone_hasher
         self.owners = owners
         #: Manager mode: changes go to Graph as the manager (None: as the app).
@@ -206,9 +213,13 @@ class StaffService:
         return policy.locations_for_manager(caller.oid, groups)
 
     async def _manager_grants(self, caller: Caller, event: EventType, action: str,
-                              location: str | None = None) -> Mapping[str, frozenset[Action]]:
+                              location: str | None = None, *,
+                              target_id: str | None = None) -> Mapping[str, frozenset[Action]]:
         """``location``: the one the request is about, named in its records even when the
-        caller manages none."""
+        caller manages none. A change (any ``event`` but ``access_denied``) first needs a
+        recent enough sign-in (``require_recent_sign_in``)."""
+        if event is not EventType.ACCESS_DENIED:
+            await self.require_recent_sign_in(caller, event, location, target_id)
         try:
             grants = await self._grants(caller)
         except GraphError as exc:  # audited as the request's event, like any Graph failure
@@ -217,6 +228,33 @@ class StaffService:
             await self._refused(caller, event, "insufficient_permissions", action=action,
                                 location=location)
         return grants
+
+    async def require_recent_sign_in(self, caller: Caller, event: EventType, loc: str | None,
+                                     target_id: str | None = None) -> None:
+        """The policy's ``reauthenticate_after_minutes``: a change by a caller who entered
+        their credentials longer ago (or at an unknown time) is refused
+        ``reauthentication_required``, audited as that change refused, before anything else
+        is looked at (right after the CSRF token; reauth.py)."""
+        current = self._policy.current
+        limit = current.policy.reauthenticate_after_minutes if current is not None else 0
+        why = reauth.refusal(caller.authenticated_at, limit)
+        if why is None:
+            return
+        target = Principal(target_id.lower(), "") if target_id and is_guid(target_id) \
+            else None
+        await self._refused(caller, event, "reauthentication_required", location=loc,
+                            target=target, why=why, reauth_url=reauth.sign_in_again_url(
+                                reauth.profile_path(loc, target_id) if loc else "/"))
+
+    def notify_changed(self, caller: Caller, event: EventType, loc: str | None,
+                       target: Principal, detail: Mapping[str, Any] | None = None) -> None:
+        """After a change's audit record is final (success): the person is told, off the
+        request path (notify.py). Every way of changing someone calls it, once per person."""
+        if self.notifier is not None:
+            self.notifier.changed(Change(
+                event=event, request_id=caller.request_id, actor=caller.principal,
+                manager_name=caller.name, target=target, location=loc,
+                detail=dict(detail or {}), language=caller.language))
 
     async def locations(self, caller: Caller, *, required: bool = True) -> list[LocationView]:
         """The manager's locations; ``insufficient_permissions`` for a non-manager if required."""
@@ -311,7 +349,7 @@ class StaffService:
                      with_pass_policy: bool = False) -> TargetSnapshot:
         """SPEC §8 steps 2-6 for one target; refusals are audited and raised.
         ``manager_phones``: the caller's own numbers too, in the same ``$batch``."""
-        grants = await self._manager_grants(caller, event, action, loc)
+        grants = await self._manager_grants(caller, event, action, loc, target_id=user_id)
         au = self._unit_of(grants, loc)
         if au is None or not is_guid(user_id):
             await self._refused(caller, event, "not_found", location=loc, action=action)
@@ -379,9 +417,13 @@ class StaffService:
     def _remember_snapshot(request_id: str, au: str, snapshot: TargetSnapshot) -> None:
         _REQUEST_SNAPSHOT.set((request_id, time.monotonic(), au, snapshot.user_id, snapshot))
 
-    async def profile(self, caller: Caller, loc: str, user_id: str) -> ProfileView:
+    async def profile(self, caller: Caller, loc: str, user_id: str, *,
+                      with_pass_policy: bool = False) -> ProfileView:
+        """``with_pass_policy``: read the tenant's pass settings too, for a pass the same
+        request issues next (its check then reuses this read: no second round trip)."""
         snapshot = await self._check(caller, loc, user_id, authz.VIEW, EventType.ACCESS_DENIED,
-                                     with_phones=True, with_pass=True)
+                                     with_phones=True, with_pass=True,
+                                     with_pass_policy=with_pass_policy)
         grants = await self.grants(caller)
         policy = self._policy_in_force()
         facts = self._facts(snapshot)
@@ -735,8 +777,9 @@ class StaffService:
             # Cancelled (client gone, shutdown): the record stays "interrupted", as is true.
             await self._finish(pending, Outcome.FAILED, "interrupted")
             raise
-        await self._finish(pending, Outcome.SUCCESS, None,
-                           detail_after(result) if detail_after is not None else None)
+        after = detail_after(result) if detail_after is not None else None
+        await self._finish(pending, Outcome.SUCCESS, None, after)
+        self.notify_changed(caller, event, loc, target, {**detail, **(after or {})})
         return result
 
     def _change_error(self, exc: GraphError) -> tuple[ApiError, str]:

@@ -179,7 +179,7 @@ def _page(handler: PageHandler, event: EventType | None) -> RouteHandler:
         if not await svc.session_in_good_standing(request[REQUEST_ID], session):
             return _signed_out(request)
         caller = Caller(session.oid, session.upn, session.name, request[REQUEST_ID],
-                        session_id=session.sid)
+                        session_id=session.sid, authenticated_at=session.authenticated_at)
         response = await handler(request, caller)
         renewed = request.get(RENEWED_SESSION)
         renewed = svc.sessions.touched(renewed or session) or renewed
@@ -303,10 +303,13 @@ def _addable(profile: ProfileView) -> tuple[str, ...]:
                  if t not in have and (t != "alternateMobile" or "mobile" in have))
 
 
-async def _profile_page(request: web.Request, caller: Caller) -> ProfilePage:
+async def _profile_page(request: web.Request, caller: Caller, *,
+                        for_pass: bool = False) -> ProfilePage:
+    """``for_pass``: the profile read also takes the tenant's pass settings, so the pass that
+    follows in the same request needs no second check (2 round trips, as through the API)."""
     loc, uid = request.match_info["loc"], request.match_info["userId"]
     svc = _svc(request)
-    profile = await svc.staff.profile(caller, loc, uid)
+    profile = await svc.staff.profile(caller, loc, uid, with_pass_policy=for_pass)
     location = await _location(request, caller, loc)
     region = svc.settings.phones.default_region
     phones = tuple(PhoneRow(p.phone_type, PHONE_LABELS.get(p.phone_type, p.phone_type),
@@ -654,7 +657,7 @@ def _lifetime_field(form: Mapping[str, Any]) -> int | str | None:
 async def pass_issue(request: web.Request, caller: Caller) -> web.StreamResponse:
     # As for a password reset, the profile is read first: nothing may fail between the pass
     # being made and shown (a pass never shown would still replace the one the person has).
-    view = await _profile_page(request, caller)
+    view = await _profile_page(request, caller, for_pass=True)
     form = await _form(request)
     once = _text(form, "once")[:32]
     if _done_before(request, PASSES_DONE, once):
