@@ -48,6 +48,8 @@ class EventType(StrEnum):
     SMS_SIGN_IN_ENABLED = "sms_sign_in_enabled"
     SMS_SIGN_IN_DISABLED = "sms_sign_in_disabled"
     ACCESS_DENIED = "access_denied"
+    # The person was not told of a change to their account (notify.py); the change stands.
+    NOTIFICATION_FAILED = "notification_failed"
 
 
 class Outcome(StrEnum):
