@@ -3,11 +3,12 @@
 Each person gets exactly what a single reset would give them — the same live check and
 decision (``StaffService._decide``), their own place in the manager's hourly limit, their own
 ``password_reset`` record (written before the change, completed after), their own password in
-the policy's style — but the Graph calls are shared: every check in one round of packed
-``$batch``es, every change in another (graph/bulk.py). What applies to the request as a whole
-is refused as a whole, before anything is read: a manager of no location, a location not
-theirs (``not_found``), a location where they may not reset (``forbidden``), a body that is not
-1 to 50 distinct user ids (``invalid_request``). Everything after that is per person: the
+the policy's style, their own mail when staff are told of changes — but the Graph calls are
+shared: every check in one round of packed ``$batch``es, every change in another
+(graph/bulk.py). What applies to the request as a whole is refused as a whole, before anything
+is read: a manager of no location, a location not theirs (``not_found``), a location where
+they may not reset (``forbidden``), a body that is not 1 to 50 distinct user ids
+(``invalid_request``). Everything after that is per person: the
 answer is 200 with one entry each, in the order asked, each a password or an error.
 
 This module is ``StaffService``'s companion: it uses the service's check, limit, audit and
@@ -34,6 +35,7 @@ from .staff import Caller, StaffService, reauth_url
 MAX_PEOPLE: Final = 50
 EVENT: Final = EventType.PASSWORD_RESET
 ACTION: Final = Action.RESET_PASSWORD.value
+DETAIL: Final = {"method": "generated"}  # each record's detail, as a single generated reset's
 AUDIT_DOWN_MESSAGE: Final = ("The audit log cannot be written, so nothing was changed. "
                              "Contact IT.")
 
@@ -203,7 +205,7 @@ class _BulkReset:
                 person.pending = await staff._audit.begin(AuditEvent(
                     request_id=caller.request_id, event=EVENT, actor=caller.principal,
                     outcome=Outcome.SUCCESS, target=person.target, location=self.loc,
-                    detail={"method": "generated"}))
+                    detail=dict(DETAIL)))
             except AuditUnavailable:
                 person.error = ApiError.upstream("unavailable", AUDIT_DOWN_MESSAGE)
                 continue
@@ -243,5 +245,9 @@ class _BulkReset:
             await staff._finish(person.pending, result, reason, {"graphStatus": outcome.status})
             raise error
         person.confirmed = outcome is not False
-        await staff._finish(person.pending, Outcome.SUCCESS, None,
-                            None if person.confirmed else {"operation": "unconfirmed"})
+        after = None if person.confirmed else {"operation": "unconfirmed"}
+        await staff._finish(person.pending, Outcome.SUCCESS, None, after)
+        assert person.target is not None
+        # The person is told, as after a single reset (notify.py: off the request path).
+        staff.notify_changed(self.caller, EVENT, self.loc, person.target,
+                             {**DETAIL, **(after or {})})

@@ -17,11 +17,15 @@ from typing import Any
 
 import pytest
 from e2e_checks import AuditTail, error_code, policy_variant, raw_call, state
-from e2e_support import Stack, running_stack, uid
+from e2e_support import CLIENT_ID, Stack, running_stack, uid
 
+from fake_graph import derive_id
+from fake_graph.directory import User
 from fake_graph.embedded import RunningFake
+from fake_graph.graph.mail import outbox
 from fake_graph.server import Fault
 from mystaff_proxy.passwords import word_list
+from mystaff_proxy.services import SERVICES
 
 URL = "/api/v1/locations/north/password-resets"
 MANAGER = "mgr.upn@e2e.example"  # north: reset_password and manage_phone
@@ -269,3 +273,43 @@ async def test_twenty_people_take_a_few_batches(app_stack: Stack) -> None:
     patches = [r.path for r in records if r.batch and r.method == "PATCH"]
     assert sorted(patches) == sorted(f"/v1.0/users/{uid(u)}" for u in RESETTABLE)
 
+
+
+SENDER = "mystaff@e2e.example"
+
+
+@pytest.fixture(params=["app", "manager"])
+async def notifying_stack(request: pytest.FixtureRequest, e2e_fake: RunningFake,
+                          tmp_path: Path) -> AsyncIterator[Stack]:
+    """``[notify] sender`` set: the sender's mailbox, Mail.Send for the app, and a mailbox
+    for each of RESETTABLE (tests/e2e/test_notifications.py has the mail itself)."""
+    e2e_fake.fake.reset()
+    directory = e2e_fake.fake.directory
+    directory.add_user(User(id=derive_id("user", SENDER), user_principal_name=SENDER,
+                            display_name="My Staff", password="Mailbox-Only-1!", mail=SENDER))
+    directory.applications[CLIENT_ID].application_permissions.append("Mail.Send")
+    for upn in RESETTABLE:
+        person = directory.find_user(upn)
+        assert person is not None
+        person.mail = upn
+    async with running_stack(e2e_fake, tmp_path, reset=False, identity=request.param,
+                             notify={"sender": SENDER}) as s:
+        yield s
+
+
+async def test_each_person_reset_gets_their_own_mail(notifying_stack: Stack) -> None:
+    stack = notifying_stack
+    m = await stack.manager(MANAGER)
+    seen = len(outbox(stack.fake.fake))
+    status, body, _ = await m.call("POST", URL, _one_body(_ids([*RESETTABLE,
+                                                               "ceo@e2e.example"])))
+    assert status == 200, body
+    notifier = stack.app[SERVICES].staff.notifier
+    assert notifier is not None
+    await notifier.drain()
+    mails = outbox(stack.fake.fake)[seen:]
+    # One each for the four reset, none for the refused one; never a password.
+    assert sorted(tuple(mail["to"]) for mail in mails) == sorted((u,) for u in RESETTABLE)
+    text = json.dumps(mails)
+    assert not any(e["temporaryPassword"] and e["temporaryPassword"] in text
+                   for e in body["value"])
