@@ -49,7 +49,8 @@ async def authenticate(request: web.Request, *, unsafe: bool,
         if not await svc.still_in_good_standing(request_id, Principal(user.oid, user.upn),
                                                 user.issued_at, None):
             raise ApiError("unauthenticated")
-        return Caller(user.oid, user.upn, user.name, request_id, assertion=token.strip())
+        return Caller(user.oid, user.upn, user.name, request_id, assertion=token.strip(),
+                      authenticated_at=user.authenticated_at)
     session = await svc.session_from(request)
     if session is None:
         raise ApiError("unauthenticated")
@@ -65,7 +66,8 @@ async def authenticate(request: web.Request, *, unsafe: bool,
             raise ApiError("csrf_failed")
     if not await svc.session_in_good_standing(request_id, session):
         raise ApiError("unauthenticated")
-    return Caller(session.oid, session.upn, session.name, request_id, session_id=session.sid)
+    return Caller(session.oid, session.upn, session.name, request_id, session_id=session.sid,
+                  authenticated_at=session.authenticated_at)
 
 
 def api(handler: Handler) -> RouteHandler:

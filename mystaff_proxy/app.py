@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -44,6 +44,7 @@ from .pages import Pages
 from .phone_hash import PhoneHasher
 from .policy_runtime import PolicyRuntime
 from .ratelimit import MemoryRateLimiter, RateLimiter
+from .reauth import page_redirect
 from .request_keys import REQUEST_ID
 from .services import SERVICES, Services
 from .sessions import FileRevocations, RevocationStore, Sealer, SessionManager
@@ -111,9 +112,9 @@ def _error_answer(request: web.Request, exc: ApiError) -> web.Response:
         return web.json_response(exc.body(request[REQUEST_ID]), status=exc.status,
                                  headers=exc.headers())
     if exc.code == "reauthentication_required":
-        # Sign in again, then back to the same form (a GET of the path that was posted).
-        return web.Response(status=303, headers={
-            "Location": f"/auth/login?{urlencode({'next': request.path})}"})
+        # Sign in again, with Entra's form (prompt=login: reauth.py), then back to the same
+        # form (a GET of the path that was posted).
+        return web.Response(status=303, headers={"Location": page_redirect(request.path)})
     return request.app[SERVICES].pages.error(request, exc.code, detail=exc.message,
                                              retry_after=exc.retry_after)
 

@@ -78,7 +78,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         url = await svc.signin.start(browser=browser,
                                      next_path=safe_next(request.query.get("next")),
                                      address=address,
-                                     login_hint=login_hint[:256] if login_hint else None)
+                                     login_hint=login_hint[:256] if login_hint else None,
+                                     # Only "login" goes through: a re-authentication
+                                     # (README); nothing else of Entra's prompt is for us.
+                                     prompt_login=request.query.get("prompt") == "login")
     except SignInError as exc:
         return svc.pages.error(request, "upstream_unavailable", detail=exc.message)
     response = _redirect(url)
@@ -111,7 +114,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
     if previous is not None:
         await svc.sessions.end(previous)
     session = Session.new(oid=user.oid, upn=user.upn, name=user.name, tid=user.tid,
-                          signed_in_at=user.issued_at)
+                          signed_in_at=user.issued_at,
+                          authenticated_at=user.authenticated_at)
     if svc.delegation is not None:
         # Manager mode: what Entra just granted, kept on the server for this session only.
         try:

@@ -10,7 +10,8 @@ v2): issuer ``{authority}/v2.0``, client app in ``azp``, ``preferred_username``.
 default for a custom API): issuer and keys from the tenant's v1.0 metadata
 (``{authority}/.well-known/openid-configuration``; ``https://sts.windows.net/{tid}/`` in the
 public cloud), client app in ``appid``, ``upn`` / ``unique_name``. A token's ``ver`` must match
-the issuer it names.
+the issuer it names. ``auth_time``, when the token has it, is when the user entered their
+credentials (reauth.py): refresh tokens and single sign-on keep it as it was.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 import aiohttp
 import jwt
 from jwt.algorithms import RSAAlgorithm
+
+from .reauth import auth_time
 
 _REFETCH_INTERVAL = 60.0
 _LEEWAY = 60  # seconds of clock skew tolerated, as Microsoft's own libraries do
@@ -49,6 +52,9 @@ class BearerUser:
     name: str
     tid: str
     issued_at: float  # iat (required and checked by PyJWT)
+    #: The token's auth_time (an optional claim of the API's registration): when the user
+    #: entered their credentials; None without it (a re-authentication policy refuses).
+    authenticated_at: float | None = None
 
 
 class JwksCache:
@@ -205,4 +211,5 @@ class BearerValidator:
             name=str(claims.get("name", "")),
             tid=self._tenant_id,
             issued_at=float(claims["iat"]),
+            authenticated_at=auth_time(claims),
         )

@@ -91,14 +91,18 @@ class Session:
     # When Entra signed the manager in (the ID token's iat, Entra's clock): a revocation of
     # the manager's sessions in Entra after this time ends this session (standing.py).
     signed_in_at: float | None = None
+    # When the manager last entered their credentials at Entra (signin.authenticated_at);
+    # None: unknown, which a re-authentication policy counts as too long ago.
+    authenticated_at: float | None = None
 
     @classmethod
     def new(cls, *, oid: str, upn: str, name: str, tid: str, now: float | None = None,
-            signed_in_at: float | None = None) -> Session:
+            signed_in_at: float | None = None,
+            authenticated_at: float | None = None) -> Session:
         at = time.time() if now is None else now
         return cls(sid=secrets.token_urlsafe(24), oid=oid, upn=upn, name=name, tid=tid,
                    csrf=secrets.token_urlsafe(32), created=at, last_seen=at,
-                   signed_in_at=signed_in_at)
+                   signed_in_at=signed_in_at, authenticated_at=authenticated_at)
 
     @property
     def issued_at(self) -> float:

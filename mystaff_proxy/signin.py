@@ -7,6 +7,12 @@ Several flows per browser may be pending at once (two tabs signing in in paralle
 Anyone can start a sign-in, so the pending ones are bounded per client address (an IPv6 /64
 counts as one): starting more drops that address's oldest, and a flood from some addresses
 never pushes out anyone else's (README, "Sign-in").
+
+When the manager last entered their credentials (``SignedInUser.authenticated_at``, what a
+re-authentication policy judges) is the ID token's ``auth_time``, an optional claim IT adds to
+the app registration; without it, the time a code is redeemed that was asked for with
+``prompt=login`` (Entra showed the form); else unknown. Never ``iat``: single sign-on issues a
+new ID token without anyone entering anything.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from urllib.parse import urlsplit
 
 import msal
 import requests
+
+from .reauth import auth_time
 
 FLOW_TTL = 600.0
 # Pending sign-ins per client address. A sign-in takes ~30 s at Entra, so a busy shared
@@ -53,6 +61,8 @@ class SignedInUser:
     name: str
     tid: str
     issued_at: float  # the ID token's iat: Entra's clock, for revocation checks
+    #: When the manager entered their credentials (see the module's docstring); None: unknown.
+    authenticated_at: float | None = None
     #: Manager mode: MSAL's token answer (access and refresh token for Graph). Never logged.
     tokens: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
@@ -193,19 +203,22 @@ class SignIn:
         return await self._app_instance()
 
     async def start(self, *, browser: str, next_path: str, address: str,
-                    login_hint: str | None = None) -> str:
+                    login_hint: str | None = None, prompt_login: bool = False) -> str:
         """The authorize URL to send the browser to; the flow is kept until the callback,
-        counted against ``address`` (the client's address block)."""
+        counted against ``address`` (the client's address block). ``prompt_login``: Entra
+        must ask for the credentials even when its single sign-on could answer."""
         app = await self._app_instance()
         flow: dict[str, Any] = await asyncio.to_thread(
             app.initiate_auth_code_flow, list(self.scopes), redirect_uri=self._redirect_uri,
             # query, not form_post: the callback must carry our SameSite=Lax flow cookie,
             # which browsers do not send on a cross-site POST.
             login_hint=login_hint, response_mode="query",
+            prompt="login" if prompt_login else None,
         )
         auth_uri = str(flow.pop("auth_uri"))  # not needed to finish: a third of the flow
         await self._flows.put(str(flow["state"]),
-                              {"flow": flow, "browser": browser, "next": next_path},
+                              {"flow": flow, "browser": browser, "next": next_path,
+                               "prompt_login": prompt_login},
                               FLOW_TTL, address=address)
         return auth_uri
 
@@ -248,5 +261,18 @@ class SignIn:
         user = SignedInUser(oid=oid, upn=str(claims.get("preferred_username", "")),
                             name=str(claims.get("name", "")), tid=tid,
                             issued_at=float(iat) if isinstance(iat, int | float) else time.time(),
+                            authenticated_at=authenticated_at(
+                                claims, prompted=pending.get("prompt_login") is True),
                             tokens=result if self.scopes else None)
         return user, str(pending["next"])
+
+
+def authenticated_at(claims: Mapping[str, Any], *, prompted: bool,
+                     now: float | None = None) -> float | None:
+    """When the user entered their credentials: the ID token's ``auth_time``, else now when
+    Entra was asked to show its form (``prompt=login``), else None (reauth.py)."""
+    at = time.time() if now is None else now
+    found = auth_time(claims, at)
+    if found is not None:
+        return found
+    return at if prompted else None

@@ -176,7 +176,7 @@ async def test_a_refresh_token_that_no_longer_works_asks_for_a_new_sign_in(
     async with m.session.post(stack.proxy_url + page, data={**fields, "mode": "generate"},
                               allow_redirects=False) as resp:
         assert resp.status == 303
-        assert resp.headers["Location"] == "/auth/login?next=" + page.replace("/", "%2F")
+        assert resp.headers["Location"] == "/auth/login?prompt=login&next=" + page
 
 
 async def test_bearer_callers_act_on_behalf_of_their_token(stack: Stack) -> None:
