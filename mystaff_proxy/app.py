@@ -37,6 +37,7 @@ from .graph.client import GraphClient
 from .graph.credentials import AppToken, AsyncCredential, build_credential
 from .graph.exceptions import GraphError
 from .graph.operations import GraphOperations
+from .i18n import language
 from .manager_mode import warn_app_write_power
 from .metrics import METRICS_CONTENT_TYPE, Metrics, method_label
 from .owners import OwnerSet
@@ -304,7 +305,8 @@ def _certificate_credential(path: str) -> dict[str, str]:
 
 
 def init_app(settings: Settings, *, watch_policy: bool = True) -> web.Application:
-    app = web.Application(middlewares=[request_context], client_max_size=MAX_BODY)
+    # language inside request_context: its error answers are in the request's language.
+    app = web.Application(middlewares=[request_context, language], client_max_size=MAX_BODY)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(ssl=_ssl_context(settings.tenant.ca_file), limit=100)

@@ -22,6 +22,7 @@ from .graph.exceptions import (
     GraphThrottled,
     GraphUnavailable,
 )
+from .i18n import N_, gettext
 
 #: Every code the API answers with, in SPEC §7.2's order of precedence, and its HTTP status.
 #: ``upstream_unavailable`` is 503 by default; 502 and 504 are chosen by cause (see ``upstream``).
@@ -51,25 +52,28 @@ CODES: Final[dict[str, int]] = {
 
 #: The default user-facing message of each code.
 MESSAGES: Final[dict[str, str]] = {
-    "unauthenticated": "You are not signed in, or your session has ended; sign in again.",
-    "csrf_failed": "This form has expired; reload the page and try again.",
-    "reauthentication_required": "Please sign in again to confirm it is you; nothing was "
-                                 "changed.",
-    "insufficient_permissions": "You do not manage any location; ask IT if you think you should.",
-    "not_found": "Not found; check the link, or go back to your staff list.",
-    "forbidden": "You may see this person but not do this here; ask IT if you need to.",
-    "protected_user": "This account is protected and cannot be changed here; contact IT.",
-    "invalid_request": "The request was not understood; reload the page and try again.",
-    "invalid_phone_number": "That is not a valid phone number; check it and try again.",
-    "phone_number_not_allowed": "This number cannot be used for this person; use the staff "
-                                "member's own number.",
-    "password_rejected": "That password is not allowed; use a generated one or follow the rules.",
-    "rate_limited": "Too many changes in a short time; wait a while and try again.",
-    "conflict": "That conflicts with the person's current phone numbers; reload and try again.",
-    "upstream_unavailable": "Microsoft Entra ID is not answering; nothing was changed, "
-                            "try again in a minute.",
-    "internal_error": "Something went wrong in My Staff; try again, and if it happens again "
-                      "give IT the request id.",
+    "unauthenticated": N_("You are not signed in, or your session has ended; sign in again."),
+    "csrf_failed": N_("This form has expired; reload the page and try again."),
+    "reauthentication_required": N_("Please sign in again to confirm it is you; nothing was "
+                                    "changed."),
+    "insufficient_permissions": N_("You do not manage any location; ask IT if you think you "
+                                    "should."),
+    "not_found": N_("Not found; check the link, or go back to your staff list."),
+    "forbidden": N_("You may see this person but not do this here; ask IT if you need to."),
+    "protected_user": N_("This account is protected and cannot be changed here; contact IT."),
+    "invalid_request": N_("The request was not understood; reload the page and try again."),
+    "invalid_phone_number": N_("That is not a valid phone number; check it and try again."),
+    "phone_number_not_allowed": N_("This number cannot be used for this person; use the staff "
+                                   "member's own number."),
+    "password_rejected": N_("That password is not allowed; use a generated one or follow the "
+                             "rules."),
+    "rate_limited": N_("Too many changes in a short time; wait a while and try again."),
+    "conflict": N_("That conflicts with the person's current phone numbers; reload and try "
+                    "again."),
+    "upstream_unavailable": N_("Microsoft Entra ID is not answering; nothing was changed, "
+                               "try again in a minute."),
+    "internal_error": N_("Something went wrong in My Staff; try again, and if it happens again "
+                         "give IT the request id."),
 }
 
 #: The three statuses ``upstream_unavailable`` may take, by cause.
@@ -114,7 +118,8 @@ class ApiError(Exception):
         return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
     def body(self, request_id: str) -> dict[str, Any]:
-        body = error_body(self.code, self.message, request_id)
+        """The JSON body, its message in the request's language (``i18n``)."""
+        body = error_body(self.code, gettext(self.message), request_id)
         if self.reauth_url is not None:
             body["error"]["reauthUrl"] = self.reauth_url
         return body
@@ -122,8 +127,8 @@ class ApiError(Exception):
 
 def audit_unavailable() -> ApiError:
     """A record that had to be written first could not be: nothing more was done."""
-    return ApiError.upstream("unavailable", "The audit log cannot be written; nothing more "
-                             "was done. Contact IT.")
+    return ApiError.upstream("unavailable", N_("The audit log cannot be written; nothing more "
+                                "was done. Contact IT."))
 
 
 def error_body(code: str, message: str, request_id: str) -> dict[str, Any]:
@@ -155,14 +160,15 @@ def from_graph_error(exc: GraphError) -> ApiError:
         return ApiError.upstream("bad_gateway")
     return ApiError.upstream(
         "bad_gateway",
-        "Microsoft Entra ID refused the request; nothing was changed, contact IT if it persists.")
+        N_("Microsoft Entra ID refused the request; nothing was changed, contact IT if it "
+           "persists."))
 
 
-CHANGE_UNKNOWN_MESSAGE: Final = ("Microsoft Entra ID did not answer in time; the change may or "
-                                 "may not have been made. Check before trying again.")
-CHANGE_ANSWER_LOST_MESSAGE: Final = ("Microsoft Entra ID's answer was lost or could not be read; "
-                                     "the change may or may not have been made. Check before "
-                                     "trying again.")
+CHANGE_UNKNOWN_MESSAGE: Final = N_("Microsoft Entra ID did not answer in time; the change may "
+                                   "or may not have been made. Check before trying again.")
+CHANGE_ANSWER_LOST_MESSAGE: Final = N_("Microsoft Entra ID's answer was lost or could not be "
+                                       "read; the change may or may not have been made. Check "
+                                       "before trying again.")
 
 
 def from_change_error(exc: GraphError) -> ApiError:

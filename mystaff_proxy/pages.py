@@ -12,12 +12,13 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from aiohttp import web
 
 from .errors import CODES, MESSAGES
+from .i18n import COOKIE, LANGUAGES, N_, current, gettext, ngettext
 from .request_keys import REQUEST_ID, SESSION
 
 _PACKAGE: Final = "mystaff_proxy"
@@ -34,57 +35,61 @@ class ErrorText:
 #: One page per API error code (plus sign-in failures): what happened, and what to do.
 ERROR_TEXTS: Final[dict[str, ErrorText]] = {
     "unauthenticated": ErrorText(
-        "Please sign in", "You are not signed in, or your session has ended.",
-        "Sign in again to continue."),
+        N_("Please sign in"), N_("You are not signed in, or your session has ended."),
+        N_("Sign in again to continue.")),
     "csrf_failed": ErrorText(
-        "This form has expired", "The form you sent was out of date, so nothing was changed.",
-        "Go back, reload the page and try again."),
+        N_("This form has expired"),
+        N_("The form you sent was out of date, so nothing was changed."),
+        N_("Go back, reload the page and try again.")),
     "insufficient_permissions": ErrorText(
-        "Insufficient permissions",
-        "You don't have permission to manage staff in My Staff at this time.",
-        "Contact your admin if you think you should have access."),
+        N_("Insufficient permissions"),
+        N_("You don't have permission to manage staff in My Staff at this time."),
+        N_("Contact your admin if you think you should have access.")),
     "not_found": ErrorText(
-        "Not found", "That location, person or phone number isn't one you can manage.",
-        "Check the link, or go back to your staff list."),
+        N_("Not found"), N_("That location, person or phone number isn't one you can manage."),
+        N_("Check the link, or go back to your staff list.")),
     "forbidden": ErrorText(
-        "Not allowed here", "You can see this person, but this action isn't allowed at "
-        "this location.", "Ask your admin if you need to do this."),
+        N_("Not allowed here"), N_("You can see this person, but this action isn't allowed at "
+           "this location."), N_("Ask your admin if you need to do this.")),
     "protected_user": ErrorText(
-        "Protected account", "This account is protected and can't be changed here.",
-        "Contact your admin or IT for help with this account."),
+        N_("Protected account"), N_("This account is protected and can't be changed here."),
+        N_("Contact your admin or IT for help with this account.")),
     "invalid_request": ErrorText(
-        "Something was missing", "The request was not understood, so nothing was changed.",
-        "Reload the page and try again."),
+        N_("Something was missing"), N_("The request was not understood, so nothing was changed."),
+        N_("Reload the page and try again.")),
     "invalid_phone_number": ErrorText(
-        "Not a valid phone number", "That is not a valid phone number, so nothing was changed.",
-        "Check the number and try again."),
+        N_("Not a valid phone number"),
+        N_("That is not a valid phone number, so nothing was changed."),
+        N_("Check the number and try again.")),
     "phone_number_not_allowed": ErrorText(
-        "Number not allowed", "That number can't be used for this person, so nothing was "
-        "changed.", "Use the staff member's own number."),
+        N_("Number not allowed"), N_("That number can't be used for this person, so nothing was "
+           "changed."), N_("Use the staff member's own number.")),
     "password_rejected": ErrorText(
-        "Password not allowed", "That password isn't allowed, so nothing was changed.",
-        "Use a generated password, or follow the password rules."),
+        N_("Password not allowed"), N_("That password isn't allowed, so nothing was changed."),
+        N_("Use a generated password, or follow the password rules.")),
     "rate_limited": ErrorText(
-        "Too many changes", "You've made too many changes in a short time, so nothing "
-        "was changed.", "Wait a while and try again."),
+        N_("Too many changes"), N_("You've made too many changes in a short time, so nothing "
+           "was changed."), N_("Wait a while and try again.")),
     "conflict": ErrorText(
-        "That didn't fit", "That conflicts with the person's current phone numbers, so "
-        "nothing was changed.", "Reload the person's profile and try again."),
+        N_("That didn't fit"), N_("That conflicts with the person's current phone numbers, so "
+           "nothing was changed."), N_("Reload the person's profile and try again.")),
     "upstream_unavailable": ErrorText(
-        "Microsoft Entra ID is not answering", "The directory did not answer in time.",
-        "Nothing was changed; try again in a minute."),
+        N_("Microsoft Entra ID is not answering"), N_("The directory did not answer in time."),
+        N_("Nothing was changed; try again in a minute.")),
     "internal_error": ErrorText(
-        "Something went wrong", "Something went wrong in My Staff while answering.",
-        "Try again; if it happens again, give IT the request id below."),
+        N_("Something went wrong"), N_("Something went wrong in My Staff while answering."),
+        N_("Try again; if it happens again, give IT the request id below.")),
     "sign_in_failed": ErrorText(
-        "Sign-in failed", "The sign-in did not complete.", "Start again from the sign-in page."),
+        N_("Sign-in failed"), N_("The sign-in did not complete."),
+        N_("Start again from the sign-in page.")),
     "sign_in_rate_limited": ErrorText(
-        "Too many sign-ins", "Too many sign-ins from your network in the last minute.",
-        "Wait a minute and try again."),
+        N_("Too many sign-ins"), N_("Too many sign-ins from your network in the last minute."),
+        N_("Wait a minute and try again.")),
 }
 # Page-only codes that are not API codes, and their status (other page-only codes are 400).
 _PAGE_STATUS: Final = {"sign_in_rate_limited": 429}
-_FALLBACK = ErrorText("Something went wrong", "Something failed.", "Go back and try again.")
+_FALLBACK = ErrorText(N_("Something went wrong"), N_("Something failed."),
+                      N_("Go back and try again."))
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,12 @@ class Pages:
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader(_PACKAGE, "templates"),
             autoescape=True, undefined=jinja2.StrictUndefined,
-            trim_blocks=True, lstrip_blocks=True)
+            trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
+        # ``_()`` and ``{% trans %}`` in the request's language (i18n.current()); trimmed:
+        # a sentence's msgid does not depend on how the template wraps it.
+        self.env.policies["ext.i18n.trimmed"] = True
+        self.env.install_gettext_callables(  # type: ignore[attr-defined]
+            gettext, ngettext, newstyle=True)
         self.static = _load_static()
         self.env.globals["static_url"] = self.static_url
 
@@ -122,8 +132,10 @@ class Pages:
     def render(self, request: web.Request, template: str, *, status: int = 200,
                **context: Any) -> web.Response:
         """A page; the session (when the handler found one) shows the signed-in bar."""
+        lang = current()
         body = self.env.get_template(template).render(
-            session=request.get(SESSION), request_id=request.get(REQUEST_ID, ""), **context)
+            session=request.get(SESSION), request_id=request.get(REQUEST_ID, ""), lang=lang,
+            languages=_language_links(request), **context)
         return web.Response(text=body, status=status, content_type="text/html",
                             charset="utf-8")
 
@@ -136,12 +148,21 @@ class Pages:
         what = detail if detail and detail != MESSAGES.get(code) else text.what
         wait = max(1, int(retry_after + 0.999)) if retry_after is not None else None
         response = self.render(request, "error.html", status=status, code=code,
-                               title=text.title, what=what, todo=text.todo, wait=wait,
+                               title=gettext(text.title), what=gettext(what),
+                               todo=gettext(text.todo), wait=wait,
                                sign_in=_sign_in_url(request) if code in (
                                    "unauthenticated", "sign_in_failed") else None)
         if wait is not None:
             response.headers["Retry-After"] = str(wait)
         return response
+
+
+def _language_links(request: web.Request) -> list[tuple[str, str, str]]:
+    """The footer's switcher: each language, and this page's URL that chooses it (a GET; a
+    form page answered to a POST offers its own GET)."""
+    query = [(k, v) for k, v in request.query.items() if k != COOKIE]
+    return [(code, name, request.path + "?" + urlencode([*query, (COOKIE, code)]))
+            for code, name in LANGUAGES.items()]
 
 
 def _sign_in_url(request: web.Request) -> str:

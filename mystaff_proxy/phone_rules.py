@@ -23,16 +23,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from .i18n import N_
 from .phones import NON_GEOGRAPHIC, InvalidPhoneNumber, e164, region_of
 from .policy import PhoneRules
 
 #: What the manager reads, per reason (the API's ``message``; the page shows it on the form).
 MESSAGES: Final = {
-    "own_number": "This number belongs to you; use the staff member's own number.",
-    "non_geographic": "Satellite and international network numbers cannot be used; use the "
-                      "staff member's own number.",
-    "region_not_allowed": "This number is outside the countries your organization allows; "
-                          "use the staff member's own number.",
+    "own_number": N_("This number belongs to you; use the staff member's own number."),
+    "non_geographic": N_("Satellite and international network numbers cannot be used; use the "
+                         "staff member's own number."),
+    "region_not_allowed": N_("This number is outside the countries your organization allows; "
+                             "use the staff member's own number."),
 }
 
 

@@ -44,6 +44,7 @@ from .graph.sign_in_methods import (
     remove_pass,
     switch_sms_sign_in,
 )
+from .i18n import N_
 from .notify import Change, Notifier
 from .owners import OwnerSet
 from .passwords import check_password, temporary_password
@@ -102,25 +103,25 @@ class PasswordReset:
     confirmed: bool = True
 
 
-PASS_DISABLED_MESSAGE = ("Temporary Access Passes are turned off for your organization "
-                         "(Microsoft Entra admin center: Authentication methods, Temporary "
-                         "Access Pass). Ask IT.")
-PASS_NOT_FOR_USER_MESSAGE = ("Your organization's Temporary Access Pass policy does not cover "
-                             "this person. Ask IT.")
-SMS_NO_MOBILE_MESSAGE = "This person has no mobile number; add one first."
+PASS_DISABLED_MESSAGE = (N_("Temporary Access Passes are turned off for your organization "
+                            "(Microsoft Entra admin center: Authentication methods, Temporary "
+                            "Access Pass). Ask IT."))
+PASS_NOT_FOR_USER_MESSAGE = (N_("Your organization's Temporary Access Pass policy does not cover "
+                                "this person. Ask IT."))
+SMS_NO_MOBILE_MESSAGE = N_("This person has no mobile number; add one first.")
 #: smsSignInState values that make enabling impossible, as a manager can read them.
 SMS_REFUSALS: Final = {
-    "phoneNumberNotUnique": "This number already signs someone else in; each person needs "
-                            "their own mobile number for phone sign-in.",
-    "notAllowedByPolicy": "Your organization does not allow phone sign-in for this person "
-                          "(SMS authentication policy). Ask IT.",
-    "notSupported": "Phone sign-in is not available for this number.",
-    "notConfigured": "Phone sign-in is not set up for this number yet; try again later.",
+    "phoneNumberNotUnique": N_("This number already signs someone else in; each person needs "
+                               "their own mobile number for phone sign-in."),
+    "notAllowedByPolicy": N_("Your organization does not allow phone sign-in for this person "
+                             "(SMS authentication policy). Ask IT."),
+    "notSupported": N_("Phone sign-in is not available for this number."),
+    "notConfigured": N_("Phone sign-in is not set up for this number yet; try again later."),
 }
-GRAPH_DENIED_MESSAGE = ("Microsoft Entra refused this change: your own Entra role does not "
-                        "cover this person. Nothing was changed; ask IT to check your role.")
-RESET_FAILED_MESSAGE = ("Microsoft Entra reports that the reset failed; the password was not "
-                        "changed. Try again, or contact IT.")
+GRAPH_DENIED_MESSAGE = (N_("Microsoft Entra refused this change: your own Entra role does not "
+                           "cover this person. Nothing was changed; ask IT to check your role."))
+RESET_FAILED_MESSAGE = (N_("Microsoft Entra reports that the reset failed; the password was not "
+                           "changed. Try again, or contact IT."))
 
 
 @dataclass(frozen=True)

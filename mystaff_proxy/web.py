@@ -39,6 +39,7 @@ from aiohttp import web
 from .audit import EventType, Principal
 from .errors import ApiError
 from .graph.sign_in_methods import AccessPass
+from .i18n import N_, gettext, ngettext
 from .phones import display_national
 from .policy import PassRules
 from .request_keys import REQUEST_ID, SESSION
@@ -59,21 +60,22 @@ MANAGE_PHONE: Final = "manage_phone"
 ISSUE_PASS: Final = "issue_temporary_access_pass"
 MANAGE_SMS: Final = "manage_sms_sign_in"
 
-PHONE_LABELS: Final = {"mobile": "Mobile phone", "alternateMobile": "Alternate mobile phone",
-                       "office": "Office phone"}
-DONE_MESSAGES: Final = {"phone_added": "Phone number added.",
-                        "phone_changed": "Phone number changed.",
-                        "phone_removed": "Phone number removed.",
-                        "reset_already": "That password reset was already done, and its "
-                                         "temporary password shown once. To set another, "
-                                         "reset again.",
-                        "pass_already": "That Temporary Access Pass was already issued, and "
-                                        "shown once. To give another, issue a new one: it "
-                                        "replaces that one.",
-                        "pass_removed": "Temporary Access Pass removed.",
-                        "pass_gone": "There is no Temporary Access Pass to remove.",
-                        "sms_enabled": "Phone-number sign-in is on.",
-                        "sms_disabled": "Phone-number sign-in is off."}
+PHONE_LABELS: Final = {"mobile": N_("Mobile phone"),
+                       "alternateMobile": N_("Alternate mobile phone"),
+                       "office": N_("Office phone")}
+DONE_MESSAGES: Final = {"phone_added": N_("Phone number added."),
+                        "phone_changed": N_("Phone number changed."),
+                        "phone_removed": N_("Phone number removed."),
+                        "reset_already": N_("That password reset was already done, and its "
+                                            "temporary password shown once. To set another, "
+                                            "reset again."),
+                        "pass_already": N_("That Temporary Access Pass was already issued, and "
+                                           "shown once. To give another, issue a new one: it "
+                                           "replaces that one."),
+                        "pass_removed": N_("Temporary Access Pass removed."),
+                        "pass_gone": N_("There is no Temporary Access Pass to remove."),
+                        "sms_enabled": N_("Phone-number sign-in is on."),
+                        "sms_disabled": N_("Phone-number sign-in is off.")}
 # Resets and passes this session already sent (the forms' "once" values), newest last: a
 # reload of the result page re-posts the form, which must not do it a second time (the
 # password or pass just read out to the person would stop working).
@@ -84,23 +86,23 @@ ONCE_REMEMBERED: Final = 5
 PASS_LIFETIMES: Final = (60, 240, 480, 1440)
 # Why an action is greyed out on a profile, in the manager's words.
 PROTECTED_REASONS: Final = {
-    "self": "You can't manage your own account here.",
-    "admin": "Administrators can't be managed here.",
-    "eligible_admin": "Administrators can't be managed here.",
-    "owner": "This account owns applications or admin groups; contact your admin.",
-    "manager": "Managers can't be managed here by someone who doesn't manage more; "
-               "contact your admin.",
-    "protected_user": "This account is protected; contact your admin.",
-    "protected_group": "This account is protected; contact your admin.",
+    "self": N_("You can't manage your own account here."),
+    "admin": N_("Administrators can't be managed here."),
+    "eligible_admin": N_("Administrators can't be managed here."),
+    "owner": N_("This account owns applications or admin groups; contact your admin."),
+    "manager": N_("Managers can't be managed here by someone who doesn't manage more; "
+                  "contact your admin."),
+    "protected_user": N_("This account is protected; contact your admin."),
+    "protected_group": N_("This account is protected; contact your admin."),
 }
-NOT_HERE: Final = "Not allowed at this location."
-NOT_NOW: Final = "Not available right now; try again in a minute."
+NOT_HERE: Final = N_("Not allowed at this location.")
+NOT_NOW: Final = N_("Not available right now; try again in a minute.")
 # Errors a manager can correct on the same form: shown there, not on an error page.
 FORM_ERRORS: Final = frozenset({"invalid_phone_number", "phone_number_not_allowed",
                                 "password_rejected", "conflict", "invalid_request"})
-CONFLICT_REMOVE: Final = "Remove the alternate mobile number first; then the mobile number."
-CONFLICT_ADD: Final = "The person already has that type of number, or needs a mobile number " \
-                      "before an alternate one."
+CONFLICT_REMOVE: Final = N_("Remove the alternate mobile number first; then the mobile number.")
+CONFLICT_ADD: Final = N_("The person already has that type of number, or needs a mobile number " \
+                         "before an alternate one.")
 # A pass form's refusals a manager can read and act on (passes turned off for the
 # organization, a person its policy does not cover: "ask IT"), shown on the form.
 PASS_FORM_ERRORS: Final = frozenset({"forbidden", "invalid_request"})
@@ -342,7 +344,9 @@ def _moment(moment: datetime | None) -> Moment | None:
         return None
     moment = moment.astimezone(UTC)
     return Moment(moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  f"{moment:%b} {moment.day}, {moment:%H:%M} UTC")
+                  gettext("{month} {day}, {time} UTC").format(
+                      month=gettext(_MONTHS[moment.month - 1]), day=moment.day,
+                      time=f"{moment:%H:%M}"))
 
 
 def _until(start: datetime | None, minutes: int | None) -> datetime | None:
@@ -375,13 +379,19 @@ def _sms_row(profile: ProfileView, region: str) -> SmsRow | None:
                   can_disable=allowed and state in SMS_ON)
 
 
+_MONTHS: Final = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"), N_("Jul"),
+                  N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
+
+
 def _duration(minutes: int) -> str:
-    """``90`` → "1 hour 30 minutes"; ``1440`` → "1 day"."""
+    """``90`` → "1 hour 30 minutes"; ``1440`` → "1 day" (in the request's language)."""
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
-    parts = [f"{n} {unit}{'' if n == 1 else 's'}"
-             for n, unit in ((days, "day"), (hours, "hour"), (mins, "minute")) if n]
-    return " ".join(parts) or "0 minutes"
+    parts = [ngettext("%(num)d day", "%(num)d days", days) % {"num": days} if days else "",
+             ngettext("%(num)d hour", "%(num)d hours", hours) % {"num": hours} if hours else "",
+             ngettext("%(num)d minute", "%(num)d minutes", mins) % {"num": mins} if mins else ""]
+    return " ".join(p for p in parts if p) or ngettext(
+        "%(num)d minute", "%(num)d minutes", 0) % {"num": 0}
 
 
 def _type_order(phone_type: str) -> int:

@@ -1,13 +1,14 @@
 // My Staff: the only script. Copy buttons are hidden in the HTML and shown here, so
 // without JavaScript the page shows just the password or pass (selectable with one tap).
 // Times are written in UTC by the server, which does not know the manager's time zone;
-// here they are shown in the device's own.
+// here they are shown in the device's own, in the page's language (<html lang>). The status
+// sentences come from the page (data-copied, data-selected), translated by the server.
 "use strict";
 for (const time of document.querySelectorAll("time[data-local]")) {
   const moment = new Date(time.dateTime);
   if (Number.isNaN(moment.getTime())) continue;
   time.title = time.textContent;
-  time.textContent = moment.toLocaleString(undefined, {
+  time.textContent = moment.toLocaleString(document.documentElement.lang || undefined, {
     month: "short", day: "numeric", hour: "numeric", minute: "2-digit"});
 }
 for (const button of document.querySelectorAll("button[data-copy]")) {
@@ -18,11 +19,12 @@ for (const button of document.querySelectorAll("button[data-copy]")) {
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(source.textContent.trim());
-      status.textContent = "Copied.";
+      status.textContent = status.dataset.copied || "Copied.";
     } catch {
       // No clipboard access (e.g. plain http): select the text for a manual copy.
       window.getSelection().selectAllChildren(source);
-      status.textContent = "Selected: copy it with your device's copy command.";
+      status.textContent = status.dataset.selected ||
+        "Selected: copy it with your device's copy command.";
     }
   });
 }
