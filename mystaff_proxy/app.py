@@ -40,6 +40,7 @@ from .graph.operations import GraphOperations
 from .i18n import language
 from .manager_mode import warn_app_write_power
 from .metrics import METRICS_CONTENT_TYPE, Metrics, method_label
+from .notify import Notifier
 from .owners import OwnerSet
 from .pages import Pages
 from .phone_hash import PhoneHasher
@@ -277,7 +278,11 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                                          refresh_seconds=settings.graph.owners_refresh_seconds),
                          phone_hasher=PhoneHasher.from_settings(settings),
                          delegation=delegation,
-                         operation_wait=settings.graph.timeout_seconds)
+                         operation_wait=settings.graph.timeout_seconds,
+                         # Mails to staff go out as the app (Mail.Send), in either mode.
+                         notifier=Notifier(client, audit, sender=settings.notify.sender,
+                                           contact=settings.notify.contact)
+                         if settings.notify.sender else None)
     return Services(settings=settings, http=http, app_token=app_token, ops=ops, policy=policy,
                     audit=audit, metrics=metrics, limiter=limiter, sessions=sessions,
                     signin=signin, bearer=bearer, staff=staff, pages=Pages(),
@@ -354,6 +359,8 @@ def init_app(settings: Settings, *, watch_policy: bool = True) -> web.Applicatio
         for template in svc.pages.env.list_templates(extensions=["html"]):
             svc.pages.env.get_template(template)
         yield
+        if svc.staff.notifier is not None:
+            await svc.staff.notifier.close()
         await svc.staff.owners.stop()
         await svc.policy.stop()
         await svc.app_token.close()

@@ -12,7 +12,7 @@ Keys beyond SPEC §5 (documented in config.example.toml): ``[server] log_level``
 ``[session] backend`` / ``redis_url`` /
 ``account_recheck_seconds`` / ``revocations_path``, ``[graph] timeout_seconds`` /
 ``retry_budget_seconds`` / ``max_retries``, ``[audit] phone_hash_key`` (or env
-``MYSTAFF_AUDIT_PHONE_HASH_KEY``).
+``MYSTAFF_AUDIT_PHONE_HASH_KEY``), ``[notify] sender`` / ``contact``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ SESSION_BACKENDS: Final = ("cookie", "redis")
 _GUID_RE: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _B64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+_MAILBOX_RE: Final = re.compile(r"[^@\s\"<>()\[\],;:\\/]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
 class ConfigError(ValueError):
@@ -160,6 +161,15 @@ class GraphSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifySettings:
+    #: The mailbox the mails to staff come from (notify.py); "": nobody is told.
+    sender: str = ""
+    #: Whom a person should contact if a change was not expected, as the mail says it
+    #: (e.g. "the IT helpdesk, +1 206 555 0100"); "": "your IT helpdesk".
+    contact: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     server: ServerSettings
     tenant: TenantSettings
@@ -169,6 +179,7 @@ class Settings:
     phones: PhonesSettings = PhonesSettings()
     audit: AuditSettings = AuditSettings()
     graph: GraphSettings = GraphSettings()
+    notify: NotifySettings = NotifySettings()
 
     @property
     def redirect_uri(self) -> str:
@@ -221,6 +232,7 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "audit": ("path", "phone_hash_key"),
     "graph": ("timeout_seconds", "retry_budget_seconds", "max_retries",
               "owners_refresh_seconds", "identity"),
+    "notify": ("sender", "contact"),
 }
 _REQUIRED: Final = {("server", "public_url"), ("tenant", "id"), ("app", "client_id")}
 
@@ -420,6 +432,20 @@ def _phone_hash_key_setting(c: _Checker, env: Mapping[str, str]) -> str:
     return key
 
 
+def _mailbox(value: Any) -> str | None:
+    if isinstance(value, str) and (value == "" or _MAILBOX_RE.fullmatch(value)):
+        return None
+    return "must be empty (no mails) or a mailbox's address such as \"mystaff@contoso.com\""
+
+
+def _one_line(limit: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, str) and len(value) <= limit and value.isprintable():
+            return None
+        return f"must be one line of text of at most {limit} characters"
+    return check
+
+
 def _region(value: Any) -> str | None:
     if isinstance(value, str) and is_valid_region(value):
         return None
@@ -532,6 +558,10 @@ def config_from_mapping(data: Mapping[str, Any], name: str = "config.toml",
             owners_refresh_seconds=float(c.get("graph", "owners_refresh_seconds", 300,
                                                _number_range(10, 3600))),
             identity=c.get("graph", "identity", "app", _choice(("app", "manager"))),
+        ),
+        notify=NotifySettings(
+            sender=c.get("notify", "sender", "", _mailbox, str.strip),
+            contact=c.get("notify", "contact", "", _one_line(200), str.strip),
         ),
     )
     if c.errors:

@@ -173,7 +173,7 @@ def test_required_keys_and_unknown_sections() -> None:
                       "extras": {}})
     assert errors == [
         "config.toml: [extras]: unknown section (expected one of: server, tenant, app, "
-        "session, policy, phones, audit, graph)",
+        "session, policy, phones, audit, graph, notify)",
         "config.toml: [server] public_url: missing (required)",
         "config.toml: [tenant] id: missing (required)",
         "config.toml: [app] client_id: missing (required)",
@@ -296,3 +296,27 @@ def test_a_weak_phone_hash_key_is_named(value: Any, env: str | None) -> None:
         assert "(env MYSTAFF_AUDIT_PHONE_HASH_KEY)" in errors[0]
     if isinstance(value, str):
         assert "at least 32 bytes of urlsafe base64" in errors[0]
+
+
+def test_notify_is_off_unless_a_sender_is_set() -> None:
+    off = config_from_mapping(_data(), "c", {}).notify
+    assert (off.sender, off.contact) == ("", "")
+    on = config_from_mapping(_data(notify={"sender": "mystaff@contoso.com",
+                                           "contact": "the IT helpdesk, +1 206 555 0100"}),
+                             "c", {}).notify
+    assert (on.sender, on.contact) == ("mystaff@contoso.com", "the IT helpdesk, +1 206 555 0100")
+
+
+@pytest.mark.parametrize(("values", "error"), [
+    ({"sender": "mystaff"}, "[notify] sender: must be empty (no mails) or a mailbox's address "
+                            "such as \"mystaff@contoso.com\""),
+    ({"sender": "My Staff <mystaff@contoso.com>"}, "[notify] sender: must be empty"),
+    ({"sender": 1}, "[notify] sender: must be empty"),
+    ({"contact": "line one\nline two"}, "[notify] contact: must be one line of text of at "
+                                        "most 200 characters"),
+    ({"contact": "x" * 201}, "[notify] contact: must be one line"),
+    ({"colour": "red"}, "[notify] colour: unknown key"),
+])
+def test_bad_notify_keys(values: dict[str, Any], error: str) -> None:
+    [message] = _errors(_data(notify=values))
+    assert message.startswith("config.toml: " + error), message
