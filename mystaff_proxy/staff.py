@@ -45,6 +45,7 @@ from .graph.sign_in_methods import (
     switch_sms_sign_in,
 )
 from .i18n import N_
+from .i18n import current as current_language
 from .notify import Change, Notifier
 from .owners import OwnerSet
 from .passwords import check_password, temporary_password
@@ -86,8 +87,6 @@ class Caller:
     assertion: str | None = field(default=None, repr=False)
     #: When the caller last entered credentials at Entra (reauth.py); None: unknown.
     authenticated_at: float | None = None
-    #: The page's language: the mail telling staff of a change is written in it (notify.py).
-    language: str = "en"
 
     @property
     def principal(self) -> Principal:
@@ -250,12 +249,13 @@ class StaffService:
     def notify_changed(self, caller: Caller, event: EventType, loc: str | None,
                        target: Principal, detail: Mapping[str, Any] | None = None) -> None:
         """After a change's audit record is final (success): the person is told, off the
-        request path (notify.py). Every way of changing someone calls it, once per person."""
+        request path, in the language of the request (notify.py). Every way of changing
+        someone calls it, once per person."""
         if self.notifier is not None:
             self.notifier.changed(Change(
                 event=event, request_id=caller.request_id, actor=caller.principal,
                 manager_name=caller.name, target=target, location=loc,
-                detail=dict(detail or {}), language=caller.language))
+                detail=dict(detail or {}), language=current_language()))
 
     async def locations(self, caller: Caller, *, required: bool = True) -> list[LocationView]:
         """The manager's locations; ``insufficient_permissions`` for a non-manager if required."""

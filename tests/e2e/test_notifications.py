@@ -123,6 +123,24 @@ async def test_each_change_makes_one_mail_to_the_person(stack: Stack) -> None:
     assert not [r for r in stack.audit() if r["event"] == "notification_failed"]
 
 
+async def test_the_mail_is_in_the_language_of_the_page(stack: Stack) -> None:
+    m = await stack.manager(MGR)
+    seen = len(outbox(stack.fake.fake))
+    status, body, _ = await m.call("POST", f"{BASE}/{uid(STAFF2)}/phone-methods",
+                                   {"phoneType": "office", "phoneNumber": "4255550188"},
+                                   headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"})
+    assert status == 201, body
+    notifier = stack.app[SERVICES].staff.notifier
+    assert notifier is not None
+    await notifier.drain()
+    [mail] = outbox(stack.fake.fake)[seen:]
+    assert mail["subject"] == "Se ha añadido un número de teléfono a tu cuenta"
+    assert mail["body"].startswith("Hola, Sara Staff:\n")
+    assert "un número de teléfono de la oficina que termina en 88" in mail["body"]
+    assert "Lo ha hecho Mona ByUpn el " in mail["body"]
+    _no_secret(mail, "4255550188")
+
+
 async def test_refusals_and_reads_make_no_mail(stack: Stack) -> None:
     m = await stack.manager(MGR)
     _, mails = await _mails_after(stack, m, "GET", f"{BASE}/{uid(STAFF2)}")
