@@ -163,6 +163,7 @@ async def _check_online(settings: Settings, path: str, policy: object) -> list[s
                     problems.append(f"{path}:0: no {kind} '{missing}' in the tenant")
             problems += await _protection_reads(ops, path, policy)
             problems += await _access_pass_configuration(ops, path, policy)
+            problems += await _notify_sender(token, settings, path)
             if settings.graph.identity == "manager":
                 problems += await _manager_mode(ops, token, settings, path, policy, resolved)
         except GraphError as exc:
@@ -252,6 +253,29 @@ async def _access_pass_configuration(ops: Any, path: str, policy: Any) -> list[s
               f"{tenant.maximum_lifetime} minutes" + (", one-time" if tenant.usable_once
                                                       else ""))
     return []
+
+
+async def _notify_sender(token: Any, settings: Settings, path: str) -> list[str]:
+    """[notify] sender: the app needs Mail.Send, which reaches every mailbox unless Exchange
+    limits it; Graph cannot show that limit, so IT is told to check it there."""
+    from .manager_mode import token_roles
+
+    sender = settings.notify.sender
+    if not sender:
+        return []
+    print(f"{path}: warning: [notify] sender = {sender}: Graph cannot show whether the app's "
+          "Mail.Send is limited to that mailbox (Exchange Online RBAC for Applications); check "
+          "in Exchange Online PowerShell with Test-ServicePrincipalAuthorization, for the sender "
+          "and for another mailbox (README \"Telling staff\")")
+    try:
+        roles = token_roles(await token())
+    except ValueError:
+        return []
+    if "Mail.Send" in roles:
+        return []
+    return [f"{path}:0: [notify] sender is set, but the app does not hold the application "
+            "permission Mail.Send: no mail to staff can be sent; grant it (admin consent) and "
+            f"limit it to {sender} (README \"Telling staff\")"]
 
 
 async def _manager_mode(ops: Any, token: Any, settings: Settings, path: str, policy: Any,
