@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 DEMO_POLICY = Path(__file__).resolve().parent.parent / "policies" / "demo.yaml"
 DEMO_CLIENT_ID = "6d5ac1a4-5b8c-4f3e-9a60-1f0c2b7e3d11"
 DEMO_CLIENT_SECRET = "demo-proxy-secret-not-for-production"
+#: The mailbox the demo's mails to staff come from ([notify] sender; docs/notifications.md).
+DEMO_SENDER = "mystaff@contoso.example"
 
 # Printed for the person trying the demo: (account, password, what to try).
 DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
@@ -97,6 +99,18 @@ def apply_manager_mode(directory: Directory, policy: Policy) -> None:
     directory.unassign_roles(app.service_principal_id)
 
 
+def add_sender_mailbox(directory: Directory) -> None:
+    """The shared mailbox the mails to staff come from (a tenant would have one in Exchange),
+    kept in the fake's directory beside the tenant file's people."""
+    from fake_graph.directory import User, derive_id
+
+    if directory.find_user(DEMO_SENDER) is None:
+        directory.add_user(User(id=derive_id("user", DEMO_SENDER),
+                                user_principal_name=DEMO_SENDER, display_name="My Staff",
+                                password=secrets.token_urlsafe(24), mail=DEMO_SENDER,
+                                account_enabled=False))
+
+
 def demo_settings(*, public_url: str, fake_url: str, tenant_id: str, ca_file: str,
                   audit_path: str, host: str, port: int, identity: str = "app") -> Settings:
     return config_from_mapping({
@@ -108,6 +122,8 @@ def demo_settings(*, public_url: str, fake_url: str, tenant_id: str, ca_file: st
         "policy": {"path": str(_policy_path())},
         "audit": {"path": audit_path},
         "graph": {"identity": identity},
+        "notify": {"sender": DEMO_SENDER, "contact": "Pat at the IT helpdesk, "
+                   "pat.helpdesk@contoso.example"},
     }, "demo", {}, generated_session_secret=True)
 
 
@@ -163,6 +179,8 @@ async def running_demo(*, host: str = "127.0.0.1", port: int = 0,
 
         allow_redirect()
         fake.fake.on_reset.append(allow_redirect)
+        add_sender_mailbox(fake.fake.directory)
+        fake.fake.on_reset.append(lambda: add_sender_mailbox(fake.fake.directory))
         if identity == "manager":
             policy = load_policy(_policy_path())
 
@@ -244,6 +262,7 @@ def banner_lines(url: str, fake_url: str, workdir: Path, identity: str = "app") 
         "",
         f"  Audit log:   {workdir / 'audit.jsonl'}",
         f"  Fake tenant: {fake_url}  (state: {fake_url}/_fake/users/<upn>)",
+        f"  Mails sent to staff after each change: {fake_url}/_fake/mail",
         "",
         "Press Ctrl-C to stop.",
     ]
