@@ -56,10 +56,10 @@ def sign_in_again_url(next_path: str = "/", *, prompt_login: bool = True) -> str
 
 
 def profile_path(loc: str, user_id: str | None) -> str:
-    """The page of the person a change was about (where an API caller resumes), else ``/``."""
-    if not user_id:
-        return "/"
-    return f"/locations/{quote(loc, safe='')}/staff/{quote(user_id, safe='')}"
+    """Where an API caller resumes: the page of the person a change was about, else of the
+    location (a bulk reset)."""
+    page = f"/locations/{quote(loc, safe='')}"
+    return f"{page}/staff/{quote(user_id, safe='')}" if user_id else page
 
 
 def page_redirect(form_path: str) -> str:

@@ -99,6 +99,20 @@ async def test_an_old_sign_in_is_refused_with_where_to_sign_in_again(stack: Stac
     assert (status, error_code(body)) == (403, "csrf_failed")
 
 
+async def test_a_bulk_reset_is_refused_as_a_whole(stack: Stack) -> None:
+    m = await _signed_in_an_hour_ago(stack)
+    audit = AuditTail(stack)
+    before = state(stack, STAFF2)
+    status, body, _ = await m.call("POST", "/api/v1/locations/north/password-resets",
+                                   {"userIds": [uid(STAFF2), uid("staff1@e2e.example")]})
+    assert (status, error_code(body)) == (401, "reauthentication_required"), body
+    assert body["error"]["reauthUrl"] == "/auth/login?prompt=login&next=/locations/north"
+    assert state(stack, STAFF2) == before
+    [record] = audit.new()
+    assert (record["event"], record["reason"], record["location"]) == (
+        "password_reset", "reauthentication_required", "north")
+
+
 async def test_it_comes_before_insufficient_permissions(stack: Stack) -> None:
     m = await _signed_in_an_hour_ago(stack, "nobody@e2e.example")
     status, body, _ = await m.call("POST", RESET, {})

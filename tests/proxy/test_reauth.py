@@ -58,7 +58,7 @@ def test_where_to_sign_in_again() -> None:
     uid = "a0000000-0000-4000-8000-00000000000a"
     assert sign_in_again_url(profile_path("north", uid)) == (
         f"/auth/login?prompt=login&next=/locations/north/staff/{uid}")
-    assert profile_path("north", None) == "/"
+    assert profile_path("north", None) == "/locations/north"
     assert profile_path("a/b", "x?y") == "/locations/a%2Fb/staff/x%3Fy"
     assert sign_in_again_url("//evil.example/") == "/auth/login?prompt=login&next=/"
     assert sign_in_again_url("/x", prompt_login=False) == "/auth/login?next=/x"
