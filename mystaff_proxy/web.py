@@ -344,9 +344,9 @@ def _moment(moment: datetime | None) -> Moment | None:
         return None
     moment = moment.astimezone(UTC)
     return Moment(moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  gettext("{month} {day}, {time} UTC").format(
-                      month=gettext(_MONTHS[moment.month - 1]), day=moment.day,
-                      time=f"{moment:%H:%M}"))
+                  gettext("%(month)s %(day)d, %(time)s UTC") % {
+                      "month": gettext(_MONTHS[moment.month - 1]), "day": moment.day,
+                      "time": f"{moment:%H:%M}"})
 
 
 def _until(start: datetime | None, minutes: int | None) -> datetime | None:
