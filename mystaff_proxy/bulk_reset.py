@@ -97,6 +97,41 @@ async def reset_passwords(staff: StaffService, caller: Caller, loc: str,
     return await _BulkReset(staff, caller, loc).run(body)
 
 
+@dataclass(frozen=True)
+class Selected:
+    """A person a bulk reset is about to be asked for, as the page's confirmation names them."""
+
+    id: str
+    display_name: str
+    user_principal_name: str
+
+
+async def selected(staff: StaffService, caller: Caller, loc: str,
+                   ids: Sequence[str]) -> list[Selected]:
+    """Who a bulk reset of ``ids`` at ``loc`` would be about, named from Graph (never from
+    the request), in order: the direct members of the location's unit; anyone else is left
+    out, unnamed, as the reset itself would not name them. Nothing is changed or counted;
+    what would refuse the whole reset refuses this too (audited as ``access_denied``)."""
+    event = EventType.ACCESS_DENIED
+    grants = await staff._manager_grants(caller, event, ACTION, loc)
+    au = staff._unit_of(grants, loc)
+    if au is None:
+        await staff._refused(caller, event, "not_found", location=loc, action=ACTION)
+    if Action.RESET_PASSWORD not in grants[loc]:
+        await staff._refused(caller, event, "forbidden", location=loc, action=ACTION)
+    canonical = user_ids({"userIds": list(ids)})
+    if canonical is None:
+        await staff._refused(caller, event, "invalid_request", location=loc, action=ACTION)
+    people = []
+    for snapshot in await bulk.fetch_targets(staff._ops, au, canonical):
+        if isinstance(snapshot, GraphError):
+            await staff._failed(caller, event, snapshot, location=loc)
+        if snapshot.is_member and snapshot.profile is not None:
+            people.append(Selected(snapshot.user_id, snapshot.profile.display_name,
+                                   snapshot.profile.user_principal_name))
+    return people
+
+
 class _BulkReset:
     def __init__(self, staff: StaffService, caller: Caller, loc: str) -> None:
         self.staff = staff

@@ -11,7 +11,10 @@ URL map (each form page answers GET with the form and POST with the change)::
 
     /                                             sign-in start, or the manager's location
     /locations                                    location picker
-    /locations/{loc}?search=&cursor=              staff list
+    /locations/{loc}?search=&cursor=              staff list (a multi-select where the
+                                                  manager may reset passwords)
+    /locations/{loc}/password-resets?id=...       confirm, then reset the selected people's
+                                                  passwords → each one's, once, as slips
     /locations/{loc}/staff/{uid}                  profile (?done= shows what just happened)
     /locations/{loc}/staff/{uid}/password         reset password → the temporary password, once
     /locations/{loc}/staff/{uid}/phones/add       add a phone number
@@ -37,9 +40,11 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from .audit import EventType, Principal
+from .bulk_reset import MAX_PEOPLE, ResetEntry, reset_passwords, selected
 from .errors import ApiError
 from .graph.sign_in_methods import AccessPass
 from .i18n import N_, gettext, ngettext
+from .passwords import grouped
 from .phones import display_national
 from .policy import PassRules
 from .request_keys import REQUEST_ID, SESSION
@@ -66,6 +71,9 @@ PHONE_LABELS: Final = {"mobile": N_("Mobile phone"),
 DONE_MESSAGES: Final = {"phone_added": N_("Phone number added."),
                         "phone_changed": N_("Phone number changed."),
                         "phone_removed": N_("Phone number removed."),
+                        "bulk_already": N_("Those password resets were already done, and "
+                                           "their temporary passwords shown once. To set "
+                                           "others, select the people again."),
                         "reset_already": N_("That password reset was already done, and its "
                                             "temporary password shown once. To set another, "
                                             "reset again."),
@@ -460,6 +468,7 @@ async def staff_list(request: web.Request, caller: Caller) -> web.StreamResponse
     if here is None:
         raise ApiError("not_found")
     session = request[SESSION]
+    done = DONE_MESSAGES.get(request.query.get("done", "")) if not cursor else None
     if session.last_location != loc:
         request[RENEWED_SESSION] = replace(session, last_location=loc)
     next_url = None
@@ -471,7 +480,8 @@ async def staff_list(request: web.Request, caller: Caller) -> web.StreamResponse
     return _render(request, "staff.html", location=here, several=len(views) > 1,
                    search=search, staff=result.items, next_url=next_url,
                    first_url=first_url if cursor else None,
-                   base=f"/locations/{quote(loc, safe='')}")
+                   base=f"/locations/{quote(loc, safe='')}", done=done,
+                   bulk=RESET_PASSWORD in here.actions, max_people=MAX_PEOPLE)
 
 
 @page
@@ -518,6 +528,64 @@ async def password_reset(request: web.Request, caller: Caller) -> web.StreamResp
     _remember_done(request, RESETS_DONE, once)
     response = _render(request, "password_done.html", view=view, password=reset.password,
                        confirmed=reset.confirmed)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- bulk reset: the staff list's multi-select, a confirmation, the slips --------------------
+
+@dataclass(frozen=True)
+class Slip:
+    """One person's outcome of a bulk reset as the result page (and its print) shows it."""
+
+    entry: ResetEntry
+    groups: tuple[str, ...]  # the password in groups for reading aloud; () without one
+    separator: str  # what joins the groups back into the password
+
+
+def _slip(entry: ResetEntry) -> Slip:
+    if entry.password is None:
+        return Slip(entry, (), "")
+    groups = grouped(entry.password)
+    return Slip(entry, groups, "-" if "-".join(groups) == entry.password else "")
+
+
+def _bulk_ids(values: list[str]) -> list[str]:
+    """The selected ids as sent (duplicates dropped, at most one over the limit kept, so
+    that too many is refused rather than cut short)."""
+    return list(dict.fromkeys(v.strip() for v in values if v.strip()))[:MAX_PEOPLE + 1]
+
+
+@page
+async def bulk_reset_form(request: web.Request, caller: Caller) -> web.StreamResponse:
+    loc = request.match_info["loc"]
+    base = f"/locations/{quote(loc, safe='')}"
+    ids = _bulk_ids(request.query.getall("id", []))
+    if not ids:  # nobody selected (a page without JavaScript): back to the list
+        return _redirect(base)
+    people = await selected(_svc(request).staff, caller, loc, ids)
+    if not people:
+        raise ApiError("not_found")
+    location = await _location(request, caller, loc)
+    return _render(request, "bulk_confirm.html", location=location, people=people, base=base,
+                   once=secrets.token_urlsafe(12))
+
+
+@change_page(EventType.PASSWORD_RESET)
+async def bulk_reset(request: web.Request, caller: Caller) -> web.StreamResponse:
+    loc = request.match_info["loc"]
+    base = f"/locations/{quote(loc, safe='')}"
+    form = await request.post()  # read already, by the CSRF check
+    once = _text(form, "once")[:32]
+    if _done_before(request, RESETS_DONE, once):
+        return _redirect(f"{base}?done=bulk_already")
+    ids = _bulk_ids([v for v in form.getall("id", []) if isinstance(v, str)])
+    location = await _location(request, caller, loc)
+    entries = await reset_passwords(_svc(request).staff, caller, loc, {"userIds": ids})
+    _remember_done(request, RESETS_DONE, once)
+    slips = [_slip(e) for e in entries]
+    response = _render(request, "bulk_done.html", location=location, base=base, slips=slips,
+                       reset=sum(1 for s in slips if s.groups))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -800,6 +868,8 @@ def setup_page_routes(app: web.Application) -> None:
     app.router.add_get("/static/{name}", static)
     app.router.add_get("/locations", locations)
     app.router.add_get("/locations/{loc}", staff_list)
+    app.router.add_get("/locations/{loc}/password-resets", bulk_reset_form)
+    app.router.add_post("/locations/{loc}/password-resets", bulk_reset)
     app.router.add_get(person, profile)
     app.router.add_get(person + "/password", password_form)
     app.router.add_post(person + "/password", password_reset)

@@ -28,3 +28,31 @@ for (const button of document.querySelectorAll("button[data-copy]")) {
     }
   });
 }
+// The staff list's multi-select: "Select all on this page" and the count need a script, so
+// they are hidden in the HTML; without one, the checkboxes alone still work.
+for (const form of document.querySelectorAll("form[data-bulk]")) {
+  const boxes = [...form.querySelectorAll('input[type="checkbox"][name="id"]')];
+  const all = form.querySelector("input[data-select-all]");
+  const count = form.querySelector(".selected-count");
+  const submit = form.querySelector('button[type="submit"]');
+  if (!all || !count || !submit) continue;
+  const update = () => {
+    const n = boxes.filter((box) => box.checked).length;
+    count.textContent = (n === 1 ? count.dataset.one : count.dataset.other).replace("{n}", n);
+    all.checked = n > 0 && n === boxes.length;
+    all.indeterminate = n > 0 && n < boxes.length;
+    submit.disabled = n === 0;
+  };
+  all.addEventListener("change", () => {
+    for (const box of boxes) box.checked = all.checked;
+    update();
+  });
+  for (const box of boxes) box.addEventListener("change", update);
+  for (const hidden of form.querySelectorAll("[data-js]")) hidden.hidden = false;
+  update();
+}
+// The slips: the browser's print dialog (the print stylesheet leaves only the slips).
+for (const button of document.querySelectorAll("button[data-print]")) {
+  button.hidden = false;
+  button.addEventListener("click", () => window.print());
+}
