@@ -46,6 +46,14 @@ TAYLOR = "a1000000-0000-4000-8000-000000000005"  # Seattle cashier: mobile + alt
 QUINN = "a1000000-0000-4000-8000-000000000008"  # Seattle stocker, no phones
 AVERY = "a1000000-0000-4000-8000-000000000007"  # Seattle cashier with a mobile of her own
 GRAPH_PREFIX = "/v1.0/"
+#: Extra Seattle cashiers for the bulk reset rows (``start_stack(bulk_staff=True)``).
+BULK_STAFF = tuple(f"b5000000-0000-4000-8000-{i:012d}" for i in range(1, 51))
+BULK_SIZES = (20, 50)
+
+
+def bulk_target(size: int) -> int:
+    """The sequential round trips a bulk reset of ``size`` may take (issue 15): 3 + ceil(N/20)."""
+    return 3 + -(-size // 20)
 
 
 def free_port() -> int:
@@ -271,15 +279,37 @@ def manager_mode_tenant(workdir: Path) -> Path:
     return path
 
 
+def with_bulk_staff(tenant: Path, workdir: Path) -> Path:
+    """The tenant with 50 more Seattle cashiers (``BULK_STAFF``): a bulk reset of 50 needs
+    50 people Sam may reset."""
+    import yaml
+
+    data = yaml.safe_load(tenant.read_text())
+    seattle = next(u for u in data["administrative_units"]
+                   if u["displayName"].startswith("Seattle"))
+    for i, oid in enumerate(BULK_STAFF, start=1):
+        upn = f"bench.cashier{i:02d}@contoso.example"
+        data["users"].append({"userPrincipalName": upn, "id": oid,
+                              "displayName": f"Bench Cashier {i:02d}",
+                              "password": "Bench-Cashier-1!", "jobTitle": "Cashier"})
+        seattle["members"].append(upn)
+    path = workdir / f"{tenant.stem}-bulk.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 def start_stack(*, tenant: Path = DEMO_TENANT, policy_text: str | None = None,
                 workdir: Path | None = None, fake: FakeProcess | None = None,
                 graph_url: Callable[[FakeProcess], str] | None = None,
-                identity: str = "app") -> Stack:
+                identity: str = "app", bulk_staff: bool = False) -> Stack:
     """Fake (unless given) and proxy processes. Blocking: call it in a thread from async code
-    that must keep serving meanwhile (a forwarder in front of the fake)."""
+    that must keep serving meanwhile (a forwarder in front of the fake). ``bulk_staff``: the
+    tenant gets ``BULK_STAFF`` in Seattle (the bulk reset rows)."""
     work = workdir or Path(tempfile.mkdtemp(prefix="mystaff-bench-"))
     if identity == "manager" and tenant == DEMO_TENANT:
         tenant = manager_mode_tenant(work)
+    if bulk_staff and fake is None:
+        tenant = with_bulk_staff(tenant, work)
     fake = fake or FakeProcess(tenant, work).start()
     policy = write_policy(work / "policy.yaml", text=policy_text)
     port = free_port()
@@ -385,10 +415,13 @@ class FakeControl:
 Action = Callable[[], Awaitable[Any]]
 
 
-def actions(m: Manager, *, html: bool = True) -> dict[str, tuple[str, Action]]:
+def actions(m: Manager, *, html: bool = True,
+            bulk: bool = False) -> dict[str, tuple[str, Action]]:
     """name -> (kind, call) for the benchmarked actions of Sam at Seattle.
 
-    kind is "read" or "change". Calls raise on an unexpected status.
+    kind is "read", "change" or "bulk" (``bulk``: the bulk resets of ``BULK_SIZES`` people,
+    on a stack started with ``bulk_staff``). Calls raise on an unexpected status, and a bulk
+    reset when anyone in it was not reset.
     """
     base = f"/api/v1/locations/{SEATTLE}/staff"
     flip = {"n": 0}
@@ -430,6 +463,16 @@ def actions(m: Manager, *, html: bool = True) -> dict[str, tuple[str, Action]]:
             "POST" if flip_sms() else "DELETE",
             f"{base}/{AVERY}/phone-methods/mobile/sms-sign-in")),
     }
+    async def bulk_reset(size: int) -> None:
+        data = await call("POST", f"/api/v1/locations/{SEATTLE}/password-resets",
+                          {"userIds": list(BULK_STAFF[:size])})
+        failed = [e for e in data["value"] if e["error"] is not None]
+        if failed:
+            raise RuntimeError(f"bulk reset of {size}: {failed[0]['error']}")
+
+    if bulk:
+        for size in BULK_SIZES:
+            out[f"bulk reset of {size} (API)"] = ("bulk", lambda n=size: bulk_reset(n))
     if html:
         page = f"/locations/{SEATTLE}"
         out.update({

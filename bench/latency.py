@@ -13,26 +13,33 @@ B. 50 ms of network latency (the forwarder holds each request 50 ms): every HTTP
 
 "One round trip" is measured, in each model, as a single ``GET /users/{id}`` sent straight from
 this process; a 5-request ``$batch`` sent the same way is shown too. Targets (issue 6): a read
-within 1.2 x one round trip, a change within 2.2 x (p50). Prints figures only.
+within 1.2 x one round trip, a change within 2.2 x (p50); a bulk reset of N people (issue
+15) within 3 + ceil(N/20) round trips (50 cashiers are added to Seattle for it). Prints
+figures only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from _stack import (
+    DEMO_TENANT,
     QUINN,
     TAYLOR,
     DelayingForwarder,
     FakeProcess,
     Stack,
     actions,
+    bulk_target,
     client_ssl,
     env_note,
     html_pages_exist,
@@ -40,6 +47,7 @@ from _stack import (
     pct,
     run,
     start_stack,
+    with_bulk_staff,
 )
 
 LATENCY_MS = 50
@@ -68,10 +76,9 @@ async def main() -> None:
     def via_forwarder(fake: FakeProcess) -> str:
         return f"https://127.0.0.1:{forwarder.port}/v1.0" if forwarder else fake.url + "/v1.0"
 
-    fake = await asyncio.to_thread(lambda: FakeProcess(
-        __import__("_stack").DEMO_TENANT,
-        __import__("pathlib").Path(__import__("tempfile").mkdtemp(prefix="mystaff-bench-")),
-    ).start())
+    workdir = Path(tempfile.mkdtemp(prefix="mystaff-bench-"))
+    tenant = with_bulk_staff(DEMO_TENANT, workdir)
+    fake = await asyncio.to_thread(lambda: FakeProcess(tenant, workdir).start())
     parts = urlsplit(fake.url)
     forwarder = await DelayingForwarder(parts.hostname or "127.0.0.1", parts.port or 443).start()
     stack: Stack = await asyncio.to_thread(start_stack, fake=fake, workdir=fake.workdir,
@@ -102,7 +109,7 @@ async def main() -> None:
                 await resp.read()
 
         manager = await stack.manager()
-        acts = actions(manager, html=html)
+        acts = actions(manager, html=html, bulk=True)
         models: dict[str, dict[str, list[float]]] = {}
         for model in ("none", "A", "B"):
             if model == "A":
@@ -129,6 +136,8 @@ async def main() -> None:
         for name in models["none"]:
             kind = kinds.get(name)
             target = {"read": 1.2, "change": 2.2}.get(kind or "")
+            if kind == "bulk":
+                target = float(bulk_target(int(re.findall(r"\d+", name)[0])))
             a, b = models["A"][name], models["B"][name]
             ra, rb = median(a) / rt["A"], median(b) / rt["B"]
             verdict = "" if target is None else ("met" if rb <= target else "MISSED")
