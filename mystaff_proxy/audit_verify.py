@@ -30,8 +30,11 @@ from .audit import GENESIS, PENDING, EventType, line_hash
 
 _HASH_RE: Final = re.compile(r"[0-9a-f]{64}")
 #: Records written before their change and completed after it: they may join the chain late.
-CHANGE_EVENTS: Final = frozenset({EventType.PASSWORD_RESET.value, EventType.PHONE_ADDED.value,
-                                  EventType.PHONE_CHANGED.value, EventType.PHONE_REMOVED.value})
+CHANGE_EVENTS: Final = frozenset({
+    EventType.PASSWORD_RESET.value, EventType.PHONE_ADDED.value,
+    EventType.PHONE_CHANGED.value, EventType.PHONE_REMOVED.value,
+    EventType.TEMPORARY_ACCESS_PASS_ISSUED.value, EventType.TEMPORARY_ACCESS_PASS_REMOVED.value,
+    EventType.SMS_SIGN_IN_ENABLED.value, EventType.SMS_SIGN_IN_DISABLED.value})
 
 
 class ChainBroken(Exception):

@@ -158,10 +158,12 @@ class Pages:
 
 
 def _language_links(request: web.Request) -> list[tuple[str, str, str]]:
-    """The footer's switcher: each language, and this page's URL that chooses it (a GET; a
-    form page answered to a POST offers its own GET)."""
+    """The footer's switcher: each language, and a link to this page that chooses it (a GET;
+    a form page answered to a POST offers its own GET). Query-only relative links: the page
+    never repeats its own path, so "not found" answers for different paths stay identical
+    (SECURITY.md, enumeration)."""
     query = [(k, v) for k, v in request.query.items() if k != COOKIE]
-    return [(code, name, request.path + "?" + urlencode([*query, (COOKIE, code)]))
+    return [(code, name, "?" + urlencode([*query, (COOKIE, code)]))
             for code, name in LANGUAGES.items()]
 
 

@@ -20,6 +20,7 @@ from fake_graph import derive_id
 from fake_graph.directory import Phone
 from fake_graph.embedded import RunningFake
 from fake_graph.methods_policy import MethodTarget
+from mystaff_proxy.audit_verify import verify
 
 BASE = "/api/v1/locations/north/staff"
 MANAGER = "mgr.upn@e2e.example"
@@ -79,6 +80,8 @@ async def test_a_pass_is_issued_once_and_the_profile_never_shows_it(stack: Stack
     assert _pass_of(stack, STAFF2) is None
     status, gone, _ = await m.call("DELETE", f"{BASE}/{uid(STAFF2)}/temporary-access-pass")
     assert (status, error_code(gone)) == (404, "not_found")
+    # The tamper-evident chain holds with these events in it (docs/audit.md).
+    verify([str(stack.audit_path)])
 
 
 @pytest.mark.parametrize("body", [{"lifetimeMinutes": 241}, {"lifetimeMinutes": 0},

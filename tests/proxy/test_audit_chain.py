@@ -191,3 +191,14 @@ def test_the_command(good_log: Path, tmp_path: Path) -> None:
     assert broken.returncode == 1 and broken.stdout.startswith(f"{bad}:6: seq 7, expected 6")
     missing = run(tmp_path / "nothing.jsonl")
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_every_change_event_may_join_the_chain_late() -> None:
+    """A change's record is written before its change and completed after it (audit.begin):
+    ``audit verify`` must know every such event, or a log with one would read as broken."""
+    from mystaff_proxy.audit import EventType
+    from mystaff_proxy.audit_verify import CHANGE_EVENTS
+
+    not_changes = {EventType.SIGN_IN, EventType.SIGN_OUT, EventType.ACCESS_DENIED,
+                   EventType.NOTIFICATION_FAILED}
+    assert {e.value for e in EventType} - {e.value for e in not_changes} == CHANGE_EVENTS
