@@ -181,3 +181,53 @@ async def test_other_managers_may_not(stack: Stack) -> None:
                                    "sms-sign-in")
     assert (status, error_code(body)) == (403, "forbidden")
     assert _pass_of(stack, STAFF2) is None
+
+
+# Whom a manager of north (all four actions, north only) must never reach through a pass or
+# SMS sign-in: higher managers, a manager of another location or through a nested group, admins
+# (active or eligible), owners, the protected list, oneself; and anyone outside north.
+PROTECTED_TARGETS = ("boss@e2e.example", "other.store@e2e.example", "grouplead@e2e.example",
+                     "admin.tenant@e2e.example", "eligible@e2e.example",
+                     "owner.app@e2e.example", "ceo@e2e.example", MANAGER)
+PATHS = (("POST", "/temporary-access-pass", {}), ("DELETE", "/temporary-access-pass", None),
+         ("POST", "/phone-methods/mobile/sms-sign-in", None),
+         ("DELETE", "/phone-methods/mobile/sms-sign-in", None))
+
+
+def _account(stack: Stack, upn: str) -> tuple[object, object, dict[str, tuple[str, str]]]:
+    user = stack.fake_user(upn)
+    return (user.temporary_access_pass, user.password,
+            {t: (p.number, p.sms_sign_in_state) for t, p in user.phones.items()})
+
+
+@pytest.mark.parametrize("target", [*PROTECTED_TARGETS, "south1@e2e.example"])
+async def test_no_pass_or_sms_switch_for_the_protected_or_outside(stack: Stack,
+                                                                  target: str) -> None:
+    # a mobile, so that SMS sign-in would otherwise be possible
+    stack.fake_user(target).phones["mobile"] = Phone("mobile", "+1 4255550177", "notEnabled")
+    m = await stack.manager(MANAGER)
+    before = _account(stack, target)
+    want = (404, "not_found") if target.startswith("south1") else (403, "protected_user")
+    for method, path, body in PATHS:
+        status, answer, _ = await m.call(method, f"{BASE}/{uid(target)}{path}", body)
+        assert (status, error_code(answer)) == want, (method, path, answer)
+    assert _account(stack, target) == before
+
+
+@pytest.mark.parametrize("target", ["boss@e2e.example", "owner.app@e2e.example"])
+async def test_the_page_refuses_forged_pass_and_sms_posts(stack: Stack, target: str) -> None:
+    stack.fake_user(target).phones["mobile"] = Phone("mobile", "+1 4255550177", "notEnabled")
+    m = await stack.manager(MANAGER)
+    page = f"{stack.proxy_url}/locations/north/staff/{uid(target)}"
+    before = _account(stack, target)
+    audit = AuditTail(stack)
+    for path, data in (("/temporary-access-pass", {"lifetimeMinutes": "60", "once": "x1"}),
+                       ("/temporary-access-pass/remove", {}),
+                       ("/phone-methods/mobile/sms-sign-in/enable", {}),
+                       ("/phone-methods/mobile/sms-sign-in/disable", {})):
+        async with m.session.post(page + path, data={"csrf": m.csrf, **data},
+                                  allow_redirects=False) as resp:
+            assert resp.status == 403, (path, await resp.text())
+        [record] = audit.new()
+        assert (record["outcome"], record["reason"]) == ("denied", "protected_user"), path
+    assert _account(stack, target) == before
