@@ -604,37 +604,27 @@ class ResolvedPolicy:
         the user manages nothing (``insufficient_permissions``). A signed-in manager is matched
         by object id only: a UPN can be given to someone else.
         """
-        parts: list[Grants] = []
-        own = self.by_oid.get(oid.lower())
-        if own is not None:
-            parts.append(own)
-        by_group = self.by_group
-        if by_group:
-            for g in group_ids:
-                grants = by_group.get(g)
-                if grants is not None:
-                    parts.append(grants)
-        return _union(parts) if parts else {}
+        return self._grants_of(oid, None, group_ids)
 
     def grants_of_target(self, oid: str, upn: str | None,
                          group_ids: Iterable[str]) -> dict[str, frozenset[Action]]:
         """What the policy grants a person someone wants to change: by object id, by UPN
         (matched even when it did not resolve) and through ``manager_groups``. Non-empty
         means the target is a manager (``protected.managers``)."""
+        return self._grants_of(oid, upn, group_ids)
+
+    def _grants_of(self, oid: str, upn: str | None,
+                   group_ids: Iterable[str]) -> dict[str, frozenset[Action]]:
         parts: list[Grants] = []
         own = self.by_oid.get(oid.lower())
         if own is not None:
             parts.append(own)
-        if upn:
-            named = self.by_upn.get(upn.lower())
-            if named is not None:
-                parts.append(named)
+        named = self.by_upn.get(upn.lower()) if upn else None
+        if named is not None:
+            parts.append(named)
         by_group = self.by_group
         if by_group:
-            for g in group_ids:
-                grants = by_group.get(g)
-                if grants is not None:
-                    parts.append(grants)
+            parts += [g for g in map(by_group.get, group_ids) if g is not None]
         return _union(parts) if parts else {}
 
 

@@ -474,52 +474,40 @@ class GraphOperations:
         for resp in answers.values():
             await self._any_eligibility(resp)
 
+    async def _each(self, paths: Sequence[str], op: str) -> list[GraphResponse | None]:
+        """One GET per path, all in ``$batch``es: each answer, or None where Graph found
+        nothing (404). Any other error raises: the caller must not guess."""
+        answers = await self.client.batch(
+            [BatchRequest(str(i), "GET", path) for i, path in enumerate(paths)], op=op)
+        out: list[GraphResponse | None] = []
+        for i in range(len(paths)):
+            resp = answers[str(i)]
+            out.append(None if resp.status == 404 else raise_for(resp))
+        return out
+
     async def user_principal_names(self, ids: Sequence[str]) -> dict[str, str]:
         """Object id -> current UPN, for the users that exist."""
-        requests = [BatchRequest(str(i), "GET", f"/users/{_guid(v)}?$select=id,userPrincipalName")
-                    for i, v in enumerate(ids)]
-        answers = await self.client.batch(requests, op="check_objects")
-        out = {}
-        for i, value in enumerate(ids):
-            resp = answers[str(i)]
-            if resp.status == 404:
-                continue
-            raise_for(resp)
-            if isinstance(resp.body, dict):
-                out[value] = str(resp.body.get("userPrincipalName", ""))
-        return out
+        found = await self._each(
+            [f"/users/{_guid(v)}?$select=id,userPrincipalName" for v in ids], "check_objects")
+        return {v: str(r.body.get("userPrincipalName", "")) for v, r in zip(ids, found, strict=True)
+                if r is not None and isinstance(r.body, dict)}
 
     async def resolve_upns(self, upns: Iterable[str]) -> dict[str, str]:
         """UPN (lower-cased) -> object id, for those that exist. Unknown UPNs are left out."""
         wanted = sorted({u.lower() for u in upns})
-        requests = [BatchRequest(str(i), "GET", f"/users/{quote(upn, safe='@')}?$select=id")
-                    for i, upn in enumerate(wanted)]
-        answers = await self.client.batch(requests, op="resolve_upns")
-        out: dict[str, str] = {}
-        for i, upn in enumerate(wanted):
-            resp = answers[str(i)]
-            if resp.status == 404:
-                continue
-            raise_for(resp)
-            if isinstance(resp.body, dict) and isinstance(resp.body.get("id"), str):
-                out[upn] = resp.body["id"].lower()
-        return out
+        found = await self._each(
+            [f"/users/{quote(upn, safe='@')}?$select=id" for upn in wanted], "resolve_upns")
+        return {upn: r.body["id"].lower() for upn, r in zip(wanted, found, strict=True)
+                if r is not None and isinstance(r.body, dict)
+                and isinstance(r.body.get("id"), str)}
 
     async def missing_objects(self, kind: str, ids: Sequence[str]) -> list[str]:
         """Which of these administrative units / groups / users do not exist."""
         base = {"administrativeUnit": "directory/administrativeUnits", "group": "groups",
                 "user": "users"}[kind]
-        requests = [BatchRequest(str(i), "GET", f"/{base}/{quote(v, safe='@')}?$select=id")
-                    for i, v in enumerate(ids)]
-        answers = await self.client.batch(requests, op="check_objects")
-        missing = []
-        for i, value in enumerate(ids):
-            resp = answers[str(i)]
-            if resp.status == 404:
-                missing.append(value)
-            else:
-                raise_for(resp)
-        return missing
+        found = await self._each([f"/{base}/{quote(v, safe='@')}?$select=id" for v in ids],
+                                 "check_objects")
+        return [v for v, r in zip(ids, found, strict=True) if r is None]
 
     async def unit_name(self, au_id: str) -> str:
         body = await self.client.get(f"directory/administrativeUnits/{_guid(au_id)}",
@@ -530,20 +518,11 @@ class GraphOperations:
         """AU id -> displayName for those that exist, 20 per ``$batch`` (one round trip for
         up to 20 units, instead of one GET each). Units Graph cannot find are left out."""
         wanted = list(dict.fromkeys(au_ids))
-        requests = [BatchRequest(str(i), "GET",
-                                 f"/directory/administrativeUnits/{_guid(au)}"
-                                 "?$select=id,displayName")
-                    for i, au in enumerate(wanted)]
-        answers = await self.client.batch(requests, op="unit")
-        out: dict[str, str] = {}
-        for i, au in enumerate(wanted):
-            resp = answers[str(i)]
-            if resp.status == 404:
-                continue
-            raise_for(resp)
-            if isinstance(resp.body, dict):
-                out[au] = str(resp.body.get("displayName", ""))
-        return out
+        found = await self._each(
+            [f"/directory/administrativeUnits/{_guid(au)}?$select=id,displayName"
+             for au in wanted], "unit")
+        return {au: str(r.body.get("displayName", "")) for au, r in zip(wanted, found, strict=True)
+                if r is not None and isinstance(r.body, dict)}
 
     # -- manager mode: the roles behind a grant, the app's own power (docs/manager-mode.md) ---
 
