@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -97,7 +98,10 @@ class Delegation:
         self._session_seconds = session_seconds
         self.scopes = scopes
         self._clock = clock
-        self._locks: dict[str, asyncio.Lock] = {}
+        # One lock per session while a change uses it; gone with the last user (a session that
+        # ends by idling out never calls forget, so a plain dict would only grow).
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = \
+            weakref.WeakValueDictionary()
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -124,7 +128,9 @@ class Delegation:
 
     async def for_session(self, sid: str) -> str:
         """A delegated Graph access token of the session's manager, refreshed if need be."""
-        lock = self._locks.setdefault(sid, asyncio.Lock())
+        lock = self._locks.get(sid)
+        if lock is None:
+            lock = self._locks[sid] = asyncio.Lock()
         async with lock:  # two changes at once must not both spend the refresh token
             blob = await self._store.get(sid)
             data = self._sealer.open(blob) if blob else None
