@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mystaff_proxy.yamlfile import YamlFileError
+from yaml_lines import YamlFileError
 
 from .embedded import run_fake
 from .generate import generate

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from mystaff_proxy.yamlfile import LineDict, LineList, YamlFileError, load, loads_fast
+from yaml_lines import LineDict, LineList, YamlFileError, load, loads_fast
 
 from .directory import (
     PIM_START,

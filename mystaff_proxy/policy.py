@@ -25,7 +25,7 @@ from typing import Any, Final, NamedTuple
 
 from .passwords import PasswordStyle
 from .phones import NON_GEOGRAPHIC, is_valid_region
-from .yamlfile import LineDict, LineList, YamlFileError, loads_fast
+from yaml_lines import LineDict, LineList, YamlFileError, loads_fast
 
 
 class Action(StrEnum):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mystaff_proxy.yamlfile import LineDict, LineList, YamlFileError, loads, loads_fast
+from yaml_lines import LineDict, LineList, YamlFileError, loads, loads_fast
 
 
 def _same(a: Any, b: Any) -> None:

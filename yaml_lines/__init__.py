@@ -1,5 +1,8 @@
 """Safe YAML loading that remembers line numbers and refuses duplicate keys.
 
+A leaf that neither mystaff_proxy nor fake_graph owns: both read their line-numbered files
+through it, so the fake does not depend on the proxy it is used to test.
+
 Both the policy file and fake_graph's tenant file report errors as ``PATH:LINE: message``;
 this module is the one place that knows how to get lines out of PyYAML.
 """
