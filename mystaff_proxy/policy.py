@@ -23,9 +23,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from yaml_lines import LineDict, LineList, YamlFileError, loads_fast
+
 from .passwords import PasswordStyle
 from .phones import NON_GEOGRAPHIC, is_valid_region
-from yaml_lines import LineDict, LineList, YamlFileError, loads_fast
 
 
 class Action(StrEnum):
