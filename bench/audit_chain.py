@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BEFORE = "9d52bfc"  # the last commit before the chain
 sys.path.insert(0, str(ROOT))
 
-from mystaff_proxy import audit as after  # noqa: E402
+from mystaff_proxy.audit import log as after  # noqa: E402
 
 
 def _before() -> ModuleType:

@@ -12,8 +12,8 @@ import statistics
 import time
 import uuid
 
-from mystaff_proxy.authz import ActionRequest, TargetFacts, decide
-from mystaff_proxy.policy import parse_policy, policy_names, resolve
+from mystaff_proxy.policy.decide import ActionRequest, TargetFacts, decide
+from mystaff_proxy.policy.model import parse_policy, policy_names, resolve
 
 
 def guid(rng: random.Random) -> str:

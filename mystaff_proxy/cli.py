@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .config import ConfigError, Settings, load_config
-from .policy import PolicyError, load_policy, policy_names, policy_user_ids
+from mystaff_proxy.config import ConfigError, Settings, load_config
+from mystaff_proxy.policy.model import PolicyError, load_policy, policy_names, policy_user_ids
 
 
 def _load_settings(path: str) -> Settings:
@@ -26,7 +26,7 @@ def _load_settings(path: str) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from .app import init_app
+    from mystaff_proxy.web.app import init_app
 
     settings = _load_settings(args.config)
     logging.basicConfig(level=settings.server.log_level.upper(),
@@ -39,7 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Exit 0 with a one-line summary when the chain holds; 1 naming the first broken line
     (``PATH:LINE: ...``); 2 when a file cannot be read."""
-    from .audit_verify import ChainBroken, verify
+    from mystaff_proxy.audit.verify import ChainBroken, verify
 
     paths = args.paths or [_load_settings(args.config).audit.path]
     try:
@@ -57,9 +57,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_audit_find_phone(args: argparse.Namespace) -> int:
     """Exit 0 listing every event about the number (one line each), 1 when there is none,
     2 when the number, the configuration or a file cannot be read (docs/phones.md)."""
-    from .audit_find import find_phone
-    from .phone_hash import PhoneHasher
-    from .phones import InvalidPhoneNumber, e164, is_valid_region
+    from mystaff_proxy.audit.find import find_phone
+    from mystaff_proxy.audit.phone_hash import PhoneHasher
+    from mystaff_proxy.phones import InvalidPhoneNumber, e164, is_valid_region
 
     try:
         settings = load_config(args.config, allow_no_credential=True)
@@ -102,7 +102,7 @@ def cmd_audit_find_phone(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from mystaff_proxy.demo import run_demo
 
     return run_demo(host=args.host, port=args.port, identity=args.identity)
 
@@ -133,12 +133,12 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 async def _check_online(settings: Settings, path: str, policy: object) -> list[str]:
     import aiohttp
 
-    from .app import _ssl_context
-    from .graph.client import GraphClient
-    from .graph.credentials import AppToken, build_credential
-    from .graph.exceptions import GraphError
-    from .graph.operations import GraphOperations
-    from .policy import Policy
+    from mystaff_proxy.graph.client import GraphClient
+    from mystaff_proxy.graph.credentials import AppToken, build_credential
+    from mystaff_proxy.graph.exceptions import GraphError
+    from mystaff_proxy.graph.operations import GraphOperations
+    from mystaff_proxy.policy.model import Policy
+    from mystaff_proxy.web.app import _ssl_context
 
     assert isinstance(policy, Policy)
     names = policy_names(policy)
@@ -177,7 +177,7 @@ async def _unresolved(ops: Any, settings: Settings, path: str, policy: Any,
                       upns: list[str]) -> list[str]:
     """One line per UPN the tenant does not know; for a protected UPN that resolved before
     (remembered by the proxy), which object id it had and what that account is called now."""
-    from .remembered_ids import load_remembered
+    from mystaff_proxy.policy.remembered_ids import load_remembered
 
     remembered = load_remembered(settings.remembered_ids_path)
     protected = set(policy.protected.users)
@@ -199,7 +199,7 @@ async def _unresolved(ops: Any, settings: Settings, path: str, policy: Any,
 async def _protection_reads(ops: Any, path: str, policy: Any) -> list[str]:
     """Whether the app can read what protection needs; PIM's licence is reported, not a
     problem (a tenant without it has no eligible roles)."""
-    from .graph.exceptions import GraphError
+    from mystaff_proxy.graph.exceptions import GraphError
 
     problems = []
     if policy.protected.admins:
@@ -230,10 +230,10 @@ async def _protection_reads(ops: Any, path: str, policy: Any) -> list[str]:
 async def _access_pass_configuration(ops: Any, path: str, policy: Any) -> list[str]:
     """Where the policy lets managers issue Temporary Access Passes: whether the tenant has
     them on (real tenants start with them off) and whether the app may read that."""
-    from .graph.client import GraphResponse, raise_for
-    from .graph.exceptions import GraphError
-    from .graph.sign_in_methods import PASS_POLICY_PATH, pass_policy
-    from .policy import Action
+    from mystaff_proxy.graph.client import GraphResponse, raise_for
+    from mystaff_proxy.graph.exceptions import GraphError
+    from mystaff_proxy.graph.sign_in_methods import PASS_POLICY_PATH, pass_policy
+    from mystaff_proxy.policy.model import Action
 
     if not any(Action.ISSUE_TEMPORARY_ACCESS_PASS in a.allow for a in policy.assignments):
         return []
@@ -259,7 +259,7 @@ async def _notify_sender(token: Any, settings: Settings, path: str) -> list[str]
     """[notify] sender: the app needs Mail.Send, which reaches every mailbox unless Exchange
     limits it; Graph cannot show that limit, so IT is told to check it there. Told, never a
     problem: granted in Exchange alone (the safe way), it is in no token either."""
-    from .manager_mode import token_roles
+    from mystaff_proxy.staff.manager_mode import token_roles
 
     sender = settings.notify.sender
     if not sender:
@@ -284,8 +284,12 @@ async def _manager_mode(ops: Any, token: Any, settings: Settings, path: str, pol
                         resolved: dict[str, str]) -> list[str]:
     """Manager mode (docs/manager-mode.md): the app's own write power (a warning), resets
     the manager cannot confirm (notes), and grants no Entra role backs (problems)."""
-    from .graph.exceptions import GraphError
-    from .manager_mode import app_write_power, check_role_backing, write_power_warning
+    from mystaff_proxy.graph.exceptions import GraphError
+    from mystaff_proxy.staff.manager_mode import (
+        app_write_power,
+        check_role_backing,
+        write_power_warning,
+    )
 
     try:
         warning = write_power_warning(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
-from .phones import is_valid_region
+from mystaff_proxy.phones import is_valid_region
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

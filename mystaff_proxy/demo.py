@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .app import init_app
-from .config import Settings, config_from_mapping
-from .policy import Action, Policy, load_policy
+from mystaff_proxy.config import Settings, config_from_mapping
+from mystaff_proxy.policy.model import Action, Policy, load_policy
+from mystaff_proxy.web.app import init_app
 
 if TYPE_CHECKING:
     from fake_graph.directory import Directory

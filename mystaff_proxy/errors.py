@@ -15,14 +15,14 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from .graph.exceptions import (
+from mystaff_proxy.graph.exceptions import (
     GraphConflict,
     GraphError,
     GraphNotFound,
     GraphThrottled,
     GraphUnavailable,
 )
-from .i18n import N_, gettext
+from mystaff_proxy.i18n import N_, gettext
 
 #: Every code the API answers with, in SPEC §7.2's order of precedence, and its HTTP status.
 #: ``upstream_unavailable`` is 503 by default; 502 and 504 are chosen by cause (see ``upstream``).

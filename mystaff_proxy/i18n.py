@@ -106,7 +106,7 @@ async def language(request: web.Request, handler: Handler) -> web.StreamResponse
         rest = [(k, v) for k, v in request.query.items() if k != COOKIE]
         target = request.path + ("?" + urlencode(rest) if rest else "")
         response = web.Response(status=303, headers={"Location": target})
-        from .services import SERVICES  # services → pages → i18n
+        from mystaff_proxy.web.services import SERVICES  # services → pages → i18n
 
         # Secure like the session cookie (when the proxy is served over https).
         response.set_cookie(COOKIE, picked, max_age=COOKIE_MAX_AGE, path="/", samesite="Lax",

@@ -20,8 +20,8 @@ import aiohttp
 from e2e_support import CLIENT_ID, PASSWORDS, POLICY_TEMPLATE, Manager, Stack, client_ssl
 
 from mystaff_proxy.graph.credentials import build_credential
-from mystaff_proxy.openapi import build_openapi
-from mystaff_proxy.services import SERVICES
+from mystaff_proxy.web.openapi import build_openapi
+from mystaff_proxy.web.services import SERVICES
 
 OPENAPI: dict[str, Any] = build_openapi()
 

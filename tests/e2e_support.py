@@ -24,8 +24,8 @@ from aiohttp import web
 
 from fake_graph import derive_id
 from fake_graph.identity.store import SSO_COOKIE
-from mystaff_proxy.app import init_app
 from mystaff_proxy.config import Settings, config_from_mapping
+from mystaff_proxy.web.app import init_app
 
 E2E_DIR = Path(__file__).parent / "e2e"
 TENANT = E2E_DIR / "tenant.yaml"

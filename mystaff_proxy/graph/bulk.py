@@ -23,9 +23,16 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .client import BATCH_LIMIT, BatchRequest, GraphClient, GraphResponse, raise_for, retry_after
-from .exceptions import GraphError, GraphUnavailable
-from .operations import (
+from mystaff_proxy.graph.client import (
+    BATCH_LIMIT,
+    BatchRequest,
+    GraphClient,
+    GraphResponse,
+    raise_for,
+    retry_after,
+)
+from mystaff_proxy.graph.exceptions import GraphError, GraphUnavailable
+from mystaff_proxy.graph.operations import (
     PASSWORD_METHOD_ID,
     GraphOperations,
     ResetFailed,

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from .exceptions import (
+from mystaff_proxy.graph.exceptions import (
     GATEWAY_TIMEOUT,
     IDENTITY,
     LOST_ANSWER_CODES,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .exceptions import IDENTITY, GraphUnavailable
+from mystaff_proxy.graph.exceptions import IDENTITY, GraphUnavailable
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _REFRESH_MARGIN = 300.0

@@ -15,9 +15,27 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from .client import BatchRequest, GraphClient, GraphResponse, raise_for, retry_after
-from .exceptions import IDENTITY, GraphError, GraphForbidden, GraphNotFound, GraphUnavailable
-from .sign_in_methods import AccessPass, PassPolicy, access_pass, pass_policy, pass_requests
+from mystaff_proxy.graph.client import (
+    BatchRequest,
+    GraphClient,
+    GraphResponse,
+    raise_for,
+    retry_after,
+)
+from mystaff_proxy.graph.exceptions import (
+    IDENTITY,
+    GraphError,
+    GraphForbidden,
+    GraphNotFound,
+    GraphUnavailable,
+)
+from mystaff_proxy.graph.sign_in_methods import (
+    AccessPass,
+    PassPolicy,
+    access_pass,
+    pass_policy,
+    pass_requests,
+)
 
 PHONE_METHOD_IDS = {
     "mobile": "3179e48a-750b-4051-897c-87b9720928f7",

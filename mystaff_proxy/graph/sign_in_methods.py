@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .client import BatchRequest, GraphClient, GraphResponse, raise_for
-from .exceptions import GraphConflict, GraphUnavailable
+from mystaff_proxy.graph.client import BatchRequest, GraphClient, GraphResponse, raise_for
+from mystaff_proxy.graph.exceptions import GraphConflict, GraphUnavailable
 
 PASS_POLICY_PATH = ("/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/"
                     "TemporaryAccessPass")

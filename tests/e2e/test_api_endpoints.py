@@ -5,7 +5,7 @@ from __future__ import annotations
 from e2e_checks import AuditTail, state
 from e2e_support import Stack, uid
 
-from mystaff_proxy.passwords import word_list
+from mystaff_proxy.policy.passwords import word_list
 
 STAFF1 = uid("staff1@e2e.example")
 STAFF2 = uid("staff2@e2e.example")

@@ -20,8 +20,8 @@ from e2e_support import Manager, Stack, running_stack, uid
 
 from fake_graph.embedded import RunningFake
 from fake_graph.server import Fault
-from mystaff_proxy.phone_hash import PhoneHasher
-from mystaff_proxy.services import SERVICES
+from mystaff_proxy.audit.phone_hash import PhoneHasher
+from mystaff_proxy.web.services import SERVICES
 
 NORTH = "/api/v1/locations/north/staff"
 MGR = "mgr.upn@e2e.example"

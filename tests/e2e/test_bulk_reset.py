@@ -24,8 +24,8 @@ from fake_graph.directory import User
 from fake_graph.embedded import RunningFake
 from fake_graph.graph.mail import outbox
 from fake_graph.server import Fault
-from mystaff_proxy.passwords import word_list
-from mystaff_proxy.services import SERVICES
+from mystaff_proxy.policy.passwords import word_list
+from mystaff_proxy.web.services import SERVICES
 
 URL = "/api/v1/locations/north/password-resets"
 MANAGER = "mgr.upn@e2e.example"  # north: reset_password and manage_phone

@@ -37,7 +37,7 @@ from e2e_support import NORTH, Manager, Stack, parse_forms, running_stack, uid
 from fake_graph.embedded import RunningFake
 from fake_graph.server import Fault
 from mystaff_proxy.graph.operations import PHONE_METHOD_IDS
-from mystaff_proxy.services import SERVICES
+from mystaff_proxy.web.services import SERVICES
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

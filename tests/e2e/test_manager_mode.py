@@ -20,7 +20,7 @@ from e2e_support import NORTH, Stack, parse_forms, reset_operations, running_sta
 
 from fake_graph.embedded import RunningFake
 from fake_graph.graph.operations import FailureRule
-from mystaff_proxy.services import SERVICES
+from mystaff_proxy.web.services import SERVICES
 
 BASE = "/api/v1/locations/north/staff"
 STAFF2 = "staff2@e2e.example"

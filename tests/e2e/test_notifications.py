@@ -21,7 +21,7 @@ from fake_graph.control import parse_fault
 from fake_graph.directory import User
 from fake_graph.embedded import RunningFake
 from fake_graph.graph.mail import outbox
-from mystaff_proxy.services import SERVICES
+from mystaff_proxy.web.services import SERVICES
 
 SENDER = "mystaff@e2e.example"
 MGR = "mgr.upn@e2e.example"  # Mona ByUpn

@@ -10,7 +10,7 @@ import pytest
 from e2e_checks import OPENAPI, SchemaError, check_api_answer, validate
 from e2e_support import Stack, uid
 
-from mystaff_proxy.openapi import build_openapi
+from mystaff_proxy.web.openapi import build_openapi
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -20,8 +20,8 @@ from e2e_support import Manager, Stack, running_stack, uid
 
 from fake_graph.directory import Phone
 from fake_graph.embedded import RunningFake
+from mystaff_proxy.audit.phone_hash import PhoneHasher
 from mystaff_proxy.cli import main
-from mystaff_proxy.phone_hash import PhoneHasher
 
 API = "/api/v1/locations/north/staff"
 PAGE = "/locations/north/staff"

@@ -20,7 +20,7 @@ from mystaff_proxy.config import load_config
 from mystaff_proxy.graph.client import GraphClient
 from mystaff_proxy.graph.credentials import AppToken, build_credential
 from mystaff_proxy.graph.operations import GraphOperations
-from mystaff_proxy.manager_mode import warn_app_write_power
+from mystaff_proxy.staff.manager_mode import warn_app_write_power
 
 MANAGER = "mgr.upn@e2e.example"  # north: reset_password and manage_phone in these policies
 NORTH_SCOPE = f"/administrativeUnits/{NORTH}"

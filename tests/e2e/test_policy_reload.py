@@ -16,9 +16,9 @@ import pytest
 from e2e_checks import error_code, metrics_samples
 from e2e_support import Manager, Stack, running_stack, uid
 
-import mystaff_proxy.app as app_module
+import mystaff_proxy.web.app as app_module
 from fake_graph.embedded import RunningFake
-from mystaff_proxy.policy_runtime import PolicyRuntime
+from mystaff_proxy.policy.runtime import PolicyRuntime
 
 NORTH = "/api/v1/locations/north/staff"
 STAFF2 = uid("staff2@e2e.example")

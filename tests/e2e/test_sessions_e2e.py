@@ -26,10 +26,10 @@ from e2e_support import (
 )
 
 from fake_graph.embedded import RunningFake
-from mystaff_proxy.app import init_app
+from mystaff_proxy.auth.sessions import Session, SessionManager
 from mystaff_proxy.config import Settings
-from mystaff_proxy.services import SERVICES
-from mystaff_proxy.sessions import Session, SessionManager
+from mystaff_proxy.web.app import init_app
+from mystaff_proxy.web.services import SERVICES
 
 MGR = "mgr.upn@e2e.example"
 

@@ -20,7 +20,7 @@ from fake_graph import derive_id
 from fake_graph.directory import Phone
 from fake_graph.embedded import RunningFake
 from fake_graph.methods_policy import MethodTarget
-from mystaff_proxy.audit_verify import verify
+from mystaff_proxy.audit.verify import verify
 
 BASE = "/api/v1/locations/north/staff"
 MANAGER = "mgr.upn@e2e.example"

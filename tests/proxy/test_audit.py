@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mystaff_proxy.audit import (
+from mystaff_proxy.audit.log import (
     AuditEvent,
     AuditLog,
     AuditUnavailable,
@@ -116,7 +116,7 @@ async def test_line_is_fsynced_before_write_returns(tmp_path: Path,
         real_fsync(fd)
         synced.append(path.read_bytes())
 
-    monkeypatch.setattr("mystaff_proxy.audit.os.fsync", fsync)
+    monkeypatch.setattr("mystaff_proxy.audit.log.os.fsync", fsync)
     await log.write(_phone_event())
     # fsync ran after the whole line was in the file, and before write() returned
     assert len(synced) == 1 and synced[0].endswith(b"\n") and synced[0].count(b"\n") == 1
@@ -128,7 +128,7 @@ async def test_fsync_failure_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     def fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr("mystaff_proxy.audit.os.fsync", fsync)
+    monkeypatch.setattr("mystaff_proxy.audit.log.os.fsync", fsync)
     with pytest.raises(AuditUnavailable, match="Input/output error"):
         await AuditLog(tmp_path / "a.jsonl").write(_phone_event())
 
@@ -153,7 +153,7 @@ async def test_short_write_is_taken_back(tmp_path: Path, monkeypatch: pytest.Mon
     def short_write(fd: int, data: bytes) -> int:
         return real_write(fd, data[:10])
 
-    monkeypatch.setattr("mystaff_proxy.audit.os.write", short_write)
+    monkeypatch.setattr("mystaff_proxy.audit.log.os.write", short_write)
     with pytest.raises(AuditUnavailable, match="full"):
         log.write_sync(_phone_event())
     assert path.read_bytes() == before

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mystaff_proxy.audit import (
+from mystaff_proxy.audit.log import (
     GENESIS,
     AuditEvent,
     AuditLog,
@@ -22,7 +22,7 @@ from mystaff_proxy.audit import (
     Principal,
     line_hash,
 )
-from mystaff_proxy.audit_verify import ChainBroken, verify
+from mystaff_proxy.audit.verify import ChainBroken, verify
 
 MGR = Principal("a11ce000-0000-4000-8000-000000000001", "alice@contoso.com")
 BOB = Principal("b0b00000-0000-4000-8000-000000000002", "bob@contoso.com")
@@ -196,8 +196,8 @@ def test_the_command(good_log: Path, tmp_path: Path) -> None:
 def test_every_change_event_may_join_the_chain_late() -> None:
     """A change's record is written before its change and completed after it (audit.begin):
     ``audit verify`` must know every such event, or a log with one would read as broken."""
-    from mystaff_proxy.audit import EventType
-    from mystaff_proxy.audit_verify import CHANGE_EVENTS
+    from mystaff_proxy.audit.log import EventType
+    from mystaff_proxy.audit.verify import CHANGE_EVENTS
 
     not_changes = {EventType.SIGN_IN, EventType.SIGN_OUT, EventType.ACCESS_DENIED,
                    EventType.NOTIFICATION_FAILED}

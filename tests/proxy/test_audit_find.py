@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from mystaff_proxy.audit import AuditEvent, EventType, Outcome, Principal
-from mystaff_proxy.audit_find import find_phone
+from mystaff_proxy.audit.find import find_phone
+from mystaff_proxy.audit.log import AuditEvent, EventType, Outcome, Principal
+from mystaff_proxy.audit.phone_hash import PhoneHasher
 from mystaff_proxy.cli import main
 from mystaff_proxy.config import load_config
-from mystaff_proxy.phone_hash import PhoneHasher
 
 MGR = Principal("0b1d0000-0000-4000-8000-000000000001", "mgr@contoso.com")
 ANN = Principal("0b1d0000-0000-4000-8000-000000000002", "ann@contoso.com")

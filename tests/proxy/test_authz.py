@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from mystaff_proxy.authz import (
+from mystaff_proxy.policy.decide import (
     ActionRequest,
     Decision,
     TargetFacts,
@@ -15,7 +15,7 @@ from mystaff_proxy.authz import (
     outranks,
     protection_refusal,
 )
-from mystaff_proxy.policy import Action, ManagerProtection, Protection
+from mystaff_proxy.policy.model import Action, ManagerProtection, Protection
 
 MGR = "aaaaaaaa-0000-0000-0000-000000000001"
 BOB = "bbbbbbbb-0000-0000-0000-000000000002"

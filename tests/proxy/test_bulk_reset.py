@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mystaff_proxy.bulk_reset import MAX_PEOPLE, user_ids
+from mystaff_proxy.staff.bulk_reset import MAX_PEOPLE, user_ids
 
 A = "0B1D0000-0000-4000-8000-000000000002"
 B = "a1000000-0000-4000-8000-000000000005"

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import requests
 
-from mystaff_proxy.delegation import (
+from mystaff_proxy.auth.delegation import (
     Delegation,
     MemoryDelegatedTokens,
     ReauthenticationRequired,
 )
+from mystaff_proxy.auth.sessions import Sealer
 from mystaff_proxy.graph.exceptions import GraphUnavailable
-from mystaff_proxy.sessions import Sealer
 
 
 class _Msal:

@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 
 from mystaff_proxy import i18n
 from mystaff_proxy.errors import CODES, MESSAGES, ApiError
-from mystaff_proxy.pages import ERROR_TEXTS, Pages
+from mystaff_proxy.web.render import ERROR_TEXTS, Pages
 
 LOCALE = Path(__file__).resolve().parents[2] / "mystaff_proxy" / "locale"
 # Text that is the same in both languages: the brand, and punctuation between values.

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from mystaff_proxy.manager_mode import (
+from mystaff_proxy.policy.model import Action
+from mystaff_proxy.staff.manager_mode import (
     BACKING_ROLES,
     AppWritePower,
     token_roles,
     write_power_warning,
 )
-from mystaff_proxy.policy import Action
 
 
 def _jwt(claims: object) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from mystaff_proxy.audit import AuditLog, EventType, Principal
+from mystaff_proxy.audit.log import AuditLog, EventType, Principal
 from mystaff_proxy.graph.exceptions import GraphError, GraphForbidden, GraphUnavailable
-from mystaff_proxy.notify import (
+from mystaff_proxy.staff.notify import (
     LANGUAGES,
     MESSAGES,
     NOTIFIED,
@@ -181,7 +181,7 @@ async def test_shutdown_waits_then_gives_up(tmp_path: Path,
         async def get(self, path: str, **kw: Any) -> Any:
             await asyncio.sleep(3600)
 
-    monkeypatch.setattr("mystaff_proxy.notify.DRAIN_SECONDS", 0.05)
+    monkeypatch.setattr("mystaff_proxy.staff.notify.DRAIN_SECONDS", 0.05)
     notifier, _ = _notifier(tmp_path, Slow({}))
     notifier.changed(change(EventType.PASSWORD_RESET))
     await notifier.close()

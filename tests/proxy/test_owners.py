@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mystaff_proxy.graph.exceptions import GraphUnavailable
-from mystaff_proxy.owners import OwnerSet
+from mystaff_proxy.policy.owners import OwnerSet
 
 OWNER = "0a000000-0000-4000-8000-000000000001"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mystaff_proxy.passwords import (
+from mystaff_proxy.policy.passwords import (
     GEN_DIGITS,
     GEN_LOWER,
     GEN_SYMBOLS,

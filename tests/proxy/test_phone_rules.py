@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from mystaff_proxy.phone_rules import MESSAGES, own_numbers, refusal
 from mystaff_proxy.phones import normalize_phone
-from mystaff_proxy.policy import PhoneRules
+from mystaff_proxy.policy.model import PhoneRules
+from mystaff_proxy.staff.phone_rules import MESSAGES, own_numbers, refusal
 
 US_CA = PhoneRules(frozenset({"US", "CA"}))
 # phone methods as Graph stores them; mobilePhone and businessPhones as free text

@@ -5,8 +5,7 @@ from textwrap import dedent
 
 import pytest
 
-from mystaff_proxy.passwords import PasswordStyle
-from mystaff_proxy.policy import (
+from mystaff_proxy.policy.model import (
     Action,
     Limits,
     ManagerProtection,
@@ -22,6 +21,7 @@ from mystaff_proxy.policy import (
     policy_user_ids,
     resolve,
 )
+from mystaff_proxy.policy.passwords import PasswordStyle
 
 ROOT = Path(__file__).resolve().parents[2]
 AU1 = "5b0c6e61-0000-4000-8000-000000000001"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from mystaff_proxy.ratelimit import MemoryRateLimiter
+from mystaff_proxy.stores.ratelimit import MemoryRateLimiter
 
 
 async def test_limit_then_retry_after() -> None:

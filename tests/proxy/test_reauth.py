@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from mystaff_proxy.reauth import (
+from mystaff_proxy.auth.reauth import (
     TOO_OLD,
     UNKNOWN,
     auth_time,
@@ -17,8 +17,8 @@ from mystaff_proxy.reauth import (
     refusal,
     sign_in_again_url,
 )
-from mystaff_proxy.sessions import MemoryRevocations, Sealer, SessionManager
-from mystaff_proxy.signin import authenticated_at
+from mystaff_proxy.auth.sessions import MemoryRevocations, Sealer, SessionManager
+from mystaff_proxy.auth.signin import authenticated_at
 
 NOW = 1_700_000_000.0
 

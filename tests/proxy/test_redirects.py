@@ -7,7 +7,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
-from mystaff_proxy.redirects import absolute_redirect, safe_next
+from mystaff_proxy.auth.redirects import absolute_redirect, safe_next
 
 ORIGIN = "https://mystaff.contoso.example"
 PAYLOADS = [

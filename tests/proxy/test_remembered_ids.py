@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mystaff_proxy.remembered_ids import load_remembered, save_remembered
+from mystaff_proxy.policy.remembered_ids import load_remembered, save_remembered
 
 CEO = "cee00000-0000-4000-8000-000000000001"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mystaff_proxy.sessions import (
+from mystaff_proxy.auth.sessions import (
     FileRevocations,
     MemoryRevocations,
     Sealer,

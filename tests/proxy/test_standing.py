@@ -7,9 +7,9 @@ from typing import Any, cast
 
 import pytest
 
+from mystaff_proxy.auth.standing import EndedBecause, ManagerStanding
 from mystaff_proxy.graph.exceptions import GraphUnavailable
 from mystaff_proxy.graph.operations import GraphOperations, ManagerAccount
-from mystaff_proxy.standing import EndedBecause, ManagerStanding
 
 OID = "7f1c0a52-0000-4000-8000-000000000001"
 

@@ -12,7 +12,7 @@ from e2e.conftest import e2e_fake, stack  # noqa: F401 - the e2e fixtures, reuse
 from e2e_support import CLIENT_ID, POLICY_TEMPLATE, render_policy, stack_settings
 
 from fake_graph.embedded import RunningFake
-from mystaff_proxy.app import init_app
+from mystaff_proxy.web.app import init_app
 
 HTTPS_PUBLIC_URL = "https://mystaff.example"
 

@@ -16,8 +16,8 @@ import aiohttp
 from e2e_support import PASSWORDS, Manager, Stack
 from yarl import URL
 
-from mystaff_proxy.services import SERVICES
-from mystaff_proxy.sessions import Session
+from mystaff_proxy.auth.sessions import Session
+from mystaff_proxy.web.services import SERVICES
 
 SECURITY_DIR = Path(__file__).parent
 LOW_LIMITS_POLICY = SECURITY_DIR / "policy_low_limits.yaml"

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from e2e_support import CLIENT_SECRET, Stack, uid
 
-from mystaff_proxy.phone_hash import PhoneHasher
+from mystaff_proxy.audit.phone_hash import PhoneHasher
 
 MGR = "mgr.upn@e2e.example"
 FORGED = "\"event\":\"password_reset\",\"outcome\":\"success\",\"actor\":\"x\""

@@ -13,7 +13,7 @@ import pytest
 from e2e_checks import raw_call, state
 from e2e_support import Stack, uid
 
-from mystaff_proxy import api_views
+from mystaff_proxy.web import api_routes as api_views
 
 from .support import error_code
 

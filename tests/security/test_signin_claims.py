@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mystaff_proxy.signin import SignIn, SignInError
+from mystaff_proxy.auth.signin import SignIn, SignInError
 
 TENANT = "a0a0a0a0-0000-4000-8000-000000000001"
 CLIENT = "e2e0a000-0000-4000-8000-0000000000aa"

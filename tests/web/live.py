@@ -25,8 +25,8 @@ from aiohttp import web
 
 from fake_graph.embedded import RunningFake, run_fake
 from fake_graph.server import FakeGraph
-from mystaff_proxy.app import init_app
 from mystaff_proxy.config import Settings, config_from_mapping
+from mystaff_proxy.web.app import init_app
 
 _T = TypeVar("_T")
 POLICY = Path(__file__).with_name("policy.yaml")

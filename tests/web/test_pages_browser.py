@@ -319,7 +319,7 @@ def test_headers_static_assets_and_page_weight(browse: Browse, live: LiveSystem)
     assert total < 50_000
     unversioned = request.get(live.url + "/static/app.css")
     assert unversioned.headers["cache-control"] == "no-cache"
-    assert request.get(live.url + "/static/../pages.py").status == 404
+    assert request.get(live.url + "/static/../render.py").status == 404
     assert request.get(live.url + "/static/nope.js").status == 404
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .sessions import Sealer
+from mystaff_proxy.auth.sessions import Sealer
 
 _PREFIX = "mystaff:"
 
@@ -131,7 +131,7 @@ class RedisFlowStore:
 
     def __init__(self, client: aioredis.Redis, sealer: Sealer, *,
                  per_address: int | None = None) -> None:
-        from .signin import MAX_PENDING_PER_ADDRESS
+        from mystaff_proxy.auth.signin import MAX_PENDING_PER_ADDRESS
 
         self._redis = client
         self._sealer = sealer
@@ -140,7 +140,7 @@ class RedisFlowStore:
 
     async def put(self, state: str, data: dict[str, Any], ttl: float, *,
                   address: str) -> None:
-        from .signin import SignInError
+        from mystaff_proxy.auth.signin import SignInError
 
         ttl_s = max(1, math.ceil(ttl))
         sealed = self._sealer.seal({**data, "address": address})

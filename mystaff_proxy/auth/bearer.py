@@ -26,7 +26,7 @@ import aiohttp
 import jwt
 from jwt.algorithms import RSAAlgorithm
 
-from .reauth import auth_time
+from mystaff_proxy.auth.reauth import auth_time
 
 _REFETCH_INTERVAL = 60.0
 _LEEWAY = 60  # seconds of clock skew tolerated, as Microsoft's own libraries do

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .sessions import Session
+from mystaff_proxy.auth.sessions import Session
 
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 SESSION: web.RequestKey[Session] = web.RequestKey("session", Session)

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 
-from .audit import GENESIS, PENDING, EventType, line_hash
+from mystaff_proxy.audit.log import GENESIS, PENDING, EventType, line_hash
 
 _HASH_RE: Final = re.compile(r"[0-9a-f]{64}")
 #: Records written before their change and completed after it: they may join the chain late.

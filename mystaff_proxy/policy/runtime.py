@@ -13,13 +13,20 @@ import logging
 import time
 from pathlib import Path
 
-from .graph.exceptions import GraphError
-from .graph.operations import GraphOperations
-from .metrics import Metrics
-from .policy import Policy, PolicyError, ResolvedPolicy, load_policy, policy_names, resolve
-from .remembered_ids import load_remembered, save_remembered
+from mystaff_proxy.graph.exceptions import GraphError
+from mystaff_proxy.graph.operations import GraphOperations
+from mystaff_proxy.metrics import Metrics
+from mystaff_proxy.policy.model import (
+    Policy,
+    PolicyError,
+    ResolvedPolicy,
+    load_policy,
+    policy_names,
+    resolve,
+)
+from mystaff_proxy.policy.remembered_ids import load_remembered, save_remembered
 
-log = logging.getLogger("mystaff_proxy.policy")
+log = logging.getLogger("mystaff_proxy.policy.model")
 
 CHECK_INTERVAL = 2.0
 RESOLVE_INTERVAL = 900.0

@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from .i18n import N_
-from .phones import NON_GEOGRAPHIC, InvalidPhoneNumber, e164, region_of
-from .policy import PhoneRules
+from mystaff_proxy.i18n import N_
+from mystaff_proxy.phones import NON_GEOGRAPHIC, InvalidPhoneNumber, e164, region_of
+from mystaff_proxy.policy.model import PhoneRules
 
 #: What the manager reads, per reason (the API's ``message``; the page shows it on the form).
 MESSAGES: Final = {

@@ -39,18 +39,16 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from .audit import EventType, Principal
-from .bulk_reset import MAX_PEOPLE, ResetEntry, reset_passwords, selected
-from .errors import ApiError
-from .graph.sign_in_methods import AccessPass
-from .i18n import N_, gettext, ngettext
-from .passwords import grouped
-from .phones import display_national
-from .policy import PassRules
-from .request_keys import REQUEST_ID, SESSION
-from .services import SERVICES, Services
-from .sessions import Session
-from .staff import (
+from mystaff_proxy.audit.log import EventType, Principal
+from mystaff_proxy.auth.sessions import Session
+from mystaff_proxy.errors import ApiError
+from mystaff_proxy.graph.sign_in_methods import AccessPass
+from mystaff_proxy.i18n import N_, gettext, ngettext
+from mystaff_proxy.phones import display_national
+from mystaff_proxy.policy.model import PassRules
+from mystaff_proxy.policy.passwords import grouped
+from mystaff_proxy.staff.bulk_reset import MAX_PEOPLE, ResetEntry, reset_passwords, selected
+from mystaff_proxy.staff.service import (
     PHONE_TYPES,
     SMS_NO_MOBILE_MESSAGE,
     SMS_REFUSALS,
@@ -58,6 +56,8 @@ from .staff import (
     LocationView,
     ProfileView,
 )
+from mystaff_proxy.web.keys import REQUEST_ID, SESSION
+from mystaff_proxy.web.services import SERVICES, Services
 
 PAGE_SIZE: Final = 25
 RESET_PASSWORD: Final = "reset_password"

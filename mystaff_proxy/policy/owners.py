@@ -18,10 +18,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from .graph.exceptions import GraphError
-from .graph.operations import GraphOperations
+from mystaff_proxy.graph.exceptions import GraphError
+from mystaff_proxy.graph.operations import GraphOperations
 
-log = logging.getLogger("mystaff_proxy.owners")
+log = logging.getLogger("mystaff_proxy.policy.owners")
 
 #: After a failed refresh, try again this soon (or at the interval, if that is shorter).
 RETRY_SECONDS = 30.0

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-log = logging.getLogger("mystaff_proxy.policy")
+log = logging.getLogger("mystaff_proxy.policy.model")
 
 
 def load_remembered(path: str | None) -> dict[str, frozenset[str]]:

@@ -29,9 +29,16 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
 
-from .audit import AuditEvent, AuditLog, AuditUnavailable, EventType, Outcome, Principal
-from .graph.client import GraphClient
-from .graph.exceptions import GraphError, GraphUnavailable
+from mystaff_proxy.audit.log import (
+    AuditEvent,
+    AuditLog,
+    AuditUnavailable,
+    EventType,
+    Outcome,
+    Principal,
+)
+from mystaff_proxy.graph.client import GraphClient
+from mystaff_proxy.graph.exceptions import GraphError, GraphUnavailable
 
 log = logging.getLogger("mystaff_proxy")
 

@@ -22,15 +22,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
-from .audit import AuditEvent, AuditUnavailable, EventType, Outcome, PendingRecord, Principal
-from .delegation import ReauthenticationRequired
-from .errors import ApiError
-from .graph import bulk
-from .graph.exceptions import GraphError
-from .graph.operations import TargetSnapshot, is_guid
-from .passwords import temporary_password
-from .policy import Action
-from .staff import Caller, StaffService, reauth_url
+from mystaff_proxy.audit.log import (
+    AuditEvent,
+    AuditUnavailable,
+    EventType,
+    Outcome,
+    PendingRecord,
+    Principal,
+)
+from mystaff_proxy.auth.delegation import ReauthenticationRequired
+from mystaff_proxy.errors import ApiError
+from mystaff_proxy.graph import bulk
+from mystaff_proxy.graph.exceptions import GraphError
+from mystaff_proxy.graph.operations import TargetSnapshot, is_guid
+from mystaff_proxy.policy.model import Action
+from mystaff_proxy.policy.passwords import temporary_password
+from mystaff_proxy.staff.service import Caller, StaffService, reauth_url
 
 MAX_PEOPLE: Final = 50
 EVENT: Final = EventType.PASSWORD_RESET

@@ -23,10 +23,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from .config import Settings
-from .graph.exceptions import GraphError
-from .graph.operations import GraphOperations, RoleAssignment, is_guid
-from .policy import Assignment, Policy
+from mystaff_proxy.config import Settings
+from mystaff_proxy.graph.exceptions import GraphError
+from mystaff_proxy.graph.operations import GraphOperations, RoleAssignment, is_guid
+from mystaff_proxy.policy.model import Assignment, Policy
 
 log = logging.getLogger(__name__)
 

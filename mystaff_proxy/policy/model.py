@@ -23,10 +23,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from mystaff_proxy.phones import NON_GEOGRAPHIC, is_valid_region
+from mystaff_proxy.policy.passwords import PasswordStyle
 from yaml_lines import LineDict, LineList, YamlFileError, loads_fast
-
-from .passwords import PasswordStyle
-from .phones import NON_GEOGRAPHIC, is_valid_region
 
 
 class Action(StrEnum):

@@ -15,8 +15,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn, TypeVar
 
-from . import authz, reauth
-from .audit import (
+from mystaff_proxy.audit.log import (
     AuditEvent,
     AuditLog,
     AuditUnavailable,
@@ -25,10 +24,13 @@ from .audit import (
     PendingRecord,
     Principal,
 )
-from .delegation import Delegation, ReauthenticationRequired
-from .errors import ApiError, audit_unavailable, from_change_error, from_graph_error
-from .graph.exceptions import GraphError, GraphForbidden, GraphUnauthorized
-from .graph.operations import (
+from mystaff_proxy.audit.phone_hash import PhoneHasher
+from mystaff_proxy.auth import reauth
+from mystaff_proxy.auth.delegation import Delegation, ReauthenticationRequired
+from mystaff_proxy.auth.sessions import Sealer
+from mystaff_proxy.errors import ApiError, audit_unavailable, from_change_error, from_graph_error
+from mystaff_proxy.graph.exceptions import GraphError, GraphForbidden, GraphUnauthorized
+from mystaff_proxy.graph.operations import (
     GraphOperations,
     PhoneMethod,
     ResetFailed,
@@ -36,7 +38,7 @@ from .graph.operations import (
     TargetSnapshot,
     is_guid,
 )
-from .graph.sign_in_methods import (
+from mystaff_proxy.graph.sign_in_methods import (
     AccessPass,
     IssuedPass,
     SmsSignInRefused,
@@ -44,19 +46,18 @@ from .graph.sign_in_methods import (
     remove_pass,
     switch_sms_sign_in,
 )
-from .i18n import N_
-from .i18n import current as current_language
-from .notify import Change, Notifier
-from .owners import OwnerSet
-from .passwords import check_password, temporary_password
-from .phone_hash import PhoneHasher
-from .phone_rules import MESSAGES as NOT_ALLOWED_MESSAGES
-from .phone_rules import own_numbers, refusal
-from .phones import InvalidPhoneNumber, is_valid_region, last_digits, normalize_phone
-from .policy import Action, ResolvedPolicy
-from .policy_runtime import PolicyRuntime
-from .ratelimit import RateLimiter
-from .sessions import Sealer
+from mystaff_proxy.i18n import N_
+from mystaff_proxy.i18n import current as current_language
+from mystaff_proxy.phones import InvalidPhoneNumber, is_valid_region, last_digits, normalize_phone
+from mystaff_proxy.policy import decide as authz
+from mystaff_proxy.policy.model import Action, ResolvedPolicy
+from mystaff_proxy.policy.owners import OwnerSet
+from mystaff_proxy.policy.passwords import check_password, temporary_password
+from mystaff_proxy.policy.runtime import PolicyRuntime
+from mystaff_proxy.staff.notify import Change, Notifier
+from mystaff_proxy.staff.phone_rules import MESSAGES as NOT_ALLOWED_MESSAGES
+from mystaff_proxy.staff.phone_rules import own_numbers, refusal
+from mystaff_proxy.stores.ratelimit import RateLimiter
 
 GROUPS_MAX_AGE = 300.0  # SPEC §8.2: a manager's groups are at most five minutes old
 PHONE_TYPES = ("mobile", "alternateMobile", "office")

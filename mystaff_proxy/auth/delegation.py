@@ -27,10 +27,10 @@ from typing import Any, Protocol
 
 import requests
 
-from .graph.exceptions import IDENTITY, GraphUnavailable
-from .sessions import Sealer
+from mystaff_proxy.auth.sessions import Sealer
+from mystaff_proxy.graph.exceptions import IDENTITY, GraphUnavailable
 
-log = logging.getLogger("mystaff_proxy.delegation")
+log = logging.getLogger("mystaff_proxy.auth.delegation")
 
 #: What a change needs: resetPassword and the phone methods (delegated, on Graph).
 GRAPH_CHANGE_SCOPES = ("https://graph.microsoft.com/UserAuthenticationMethod.ReadWrite.All",)

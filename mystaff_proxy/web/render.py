@@ -17,11 +17,11 @@ from urllib.parse import quote, urlencode
 import jinja2
 from aiohttp import web
 
-from .errors import CODES, MESSAGES
-from .i18n import COOKIE, LANGUAGES, N_, current, gettext, ngettext
-from .request_keys import REQUEST_ID, SESSION
+from mystaff_proxy.errors import CODES, MESSAGES
+from mystaff_proxy.i18n import COOKIE, LANGUAGES, N_, current, gettext, ngettext
+from mystaff_proxy.web.keys import REQUEST_ID, SESSION
 
-_PACKAGE: Final = "mystaff_proxy"
+_PACKAGE: Final = "mystaff_proxy.web"
 STATIC_TYPES: Final = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
 

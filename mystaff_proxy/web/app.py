@@ -21,38 +21,38 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from .api_views import setup_api_routes
-from .audit import AuditLog
-from .auth_views import callback, login, logout
-from .bearer import BearerValidator, JwksCache, V1Metadata
-from .config import Settings, is_loopback_host
-from .delegation import (
+from mystaff_proxy.audit.log import AuditLog
+from mystaff_proxy.audit.phone_hash import PhoneHasher
+from mystaff_proxy.auth.bearer import BearerValidator, JwksCache, V1Metadata
+from mystaff_proxy.auth.delegation import (
     GRAPH_CHANGE_SCOPES,
     DelegatedTokenStore,
     Delegation,
     MemoryDelegatedTokens,
 )
-from .errors import ApiError
-from .graph.client import GraphClient
-from .graph.credentials import AppToken, AsyncCredential, build_credential
-from .graph.exceptions import GraphError
-from .graph.operations import GraphOperations
-from .i18n import language
-from .manager_mode import warn_app_write_power
-from .metrics import METRICS_CONTENT_TYPE, Metrics, method_label
-from .notify import Notifier
-from .owners import OwnerSet
-from .pages import Pages
-from .phone_hash import PhoneHasher
-from .policy_runtime import PolicyRuntime
-from .ratelimit import MemoryRateLimiter, RateLimiter
-from .reauth import page_redirect
-from .request_keys import REQUEST_ID
-from .services import SERVICES, Services
-from .sessions import FileRevocations, RevocationStore, Sealer, SessionManager
-from .signin import FlowStore, SignIn
-from .staff import StaffService
-from .standing import ManagerStanding
+from mystaff_proxy.auth.reauth import page_redirect
+from mystaff_proxy.auth.sessions import FileRevocations, RevocationStore, Sealer, SessionManager
+from mystaff_proxy.auth.signin import FlowStore, SignIn
+from mystaff_proxy.auth.standing import ManagerStanding
+from mystaff_proxy.config import Settings, is_loopback_host
+from mystaff_proxy.errors import ApiError
+from mystaff_proxy.graph.client import GraphClient
+from mystaff_proxy.graph.credentials import AppToken, AsyncCredential, build_credential
+from mystaff_proxy.graph.exceptions import GraphError
+from mystaff_proxy.graph.operations import GraphOperations
+from mystaff_proxy.i18n import language
+from mystaff_proxy.metrics import METRICS_CONTENT_TYPE, Metrics, method_label
+from mystaff_proxy.policy.owners import OwnerSet
+from mystaff_proxy.policy.runtime import PolicyRuntime
+from mystaff_proxy.staff.manager_mode import warn_app_write_power
+from mystaff_proxy.staff.notify import Notifier
+from mystaff_proxy.staff.service import StaffService
+from mystaff_proxy.stores.ratelimit import MemoryRateLimiter, RateLimiter
+from mystaff_proxy.web.api_routes import setup_api_routes
+from mystaff_proxy.web.auth_routes import callback, login, logout
+from mystaff_proxy.web.keys import REQUEST_ID
+from mystaff_proxy.web.render import Pages
+from mystaff_proxy.web.services import SERVICES, Services
 
 log = logging.getLogger("mystaff_proxy")
 
@@ -224,7 +224,7 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
     closers: list[Callable[[], Awaitable[Any]]] = []
     if settings.session.backend == "redis":
         # Several instances: revocations, rate limits and pending sign-ins are shared.
-        from .redis_store import (
+        from mystaff_proxy.stores.redis import (
             RedisDelegatedTokens,
             RedisFlowStore,
             RedisRateLimiter,
@@ -377,7 +377,7 @@ def init_app(settings: Settings, *, watch_policy: bool = True) -> web.Applicatio
     app.router.add_get("/auth/callback", callback)
     app.router.add_post("/auth/logout", logout)
     setup_api_routes(app)
-    from .web import setup_page_routes
+    from mystaff_proxy.web.page_routes import setup_page_routes
 
     setup_page_routes(app)
     return app

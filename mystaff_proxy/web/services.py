@@ -9,26 +9,33 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from .audit import AuditEvent, AuditLog, AuditUnavailable, EventType, Outcome, Principal
-from .config import Settings
-from .errors import audit_unavailable, from_graph_error
-from .graph.credentials import AppToken
-from .graph.exceptions import GraphError
-from .graph.operations import GraphOperations, is_guid
-from .metrics import Metrics
-from .netaddr import client_address
-from .policy_runtime import PolicyRuntime
-from .ratelimit import RateLimiter
-from .request_keys import REQUEST_ID
-from .sessions import Session, SessionManager
-from .signin import SignIn
-from .staff import StaffService
-from .standing import ManagerStanding
+from mystaff_proxy.audit.log import (
+    AuditEvent,
+    AuditLog,
+    AuditUnavailable,
+    EventType,
+    Outcome,
+    Principal,
+)
+from mystaff_proxy.auth.sessions import Session, SessionManager
+from mystaff_proxy.auth.signin import SignIn
+from mystaff_proxy.auth.standing import ManagerStanding
+from mystaff_proxy.config import Settings
+from mystaff_proxy.errors import audit_unavailable, from_graph_error
+from mystaff_proxy.graph.credentials import AppToken
+from mystaff_proxy.graph.exceptions import GraphError
+from mystaff_proxy.graph.operations import GraphOperations, is_guid
+from mystaff_proxy.metrics import Metrics
+from mystaff_proxy.netaddr import client_address
+from mystaff_proxy.policy.runtime import PolicyRuntime
+from mystaff_proxy.staff.service import StaffService
+from mystaff_proxy.stores.ratelimit import RateLimiter
+from mystaff_proxy.web.keys import REQUEST_ID
 
 if TYPE_CHECKING:
-    from .bearer import BearerValidator
-    from .delegation import Delegation
-    from .pages import Pages
+    from mystaff_proxy.auth.bearer import BearerValidator
+    from mystaff_proxy.auth.delegation import Delegation
+    from mystaff_proxy.web.render import Pages
 
 
 def audit_actor(oid: str, upn: str) -> Principal:

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
-from .reauth import auth_time
+from mystaff_proxy.auth.reauth import auth_time
 
 FLOW_TTL = 600.0
 # Pending sign-ins per client address. A sign-in takes ~30 s at Entra, so a busy shared

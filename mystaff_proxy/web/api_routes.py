@@ -9,16 +9,16 @@ from typing import Any
 
 from aiohttp import web
 
-from .audit import EventType, Principal
-from .bearer import BearerError, KeysUnavailable
-from .bulk_reset import ResetEntry, reset_passwords
-from .errors import ApiError
-from .graph.operations import PhoneMethod
-from .graph.sign_in_methods import AccessPass
-from .openapi import build_openapi
-from .request_keys import REQUEST_ID, SESSION
-from .services import SERVICES
-from .staff import PHONE_TYPES, Caller, LocationView
+from mystaff_proxy.audit.log import EventType, Principal
+from mystaff_proxy.auth.bearer import BearerError, KeysUnavailable
+from mystaff_proxy.errors import ApiError
+from mystaff_proxy.graph.operations import PhoneMethod
+from mystaff_proxy.graph.sign_in_methods import AccessPass
+from mystaff_proxy.staff.bulk_reset import ResetEntry, reset_passwords
+from mystaff_proxy.staff.service import PHONE_TYPES, Caller, LocationView
+from mystaff_proxy.web.keys import REQUEST_ID, SESSION
+from mystaff_proxy.web.openapi import build_openapi
+from mystaff_proxy.web.services import SERVICES
 
 Handler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]

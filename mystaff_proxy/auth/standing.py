@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .graph.operations import GraphOperations, ManagerAccount
+from mystaff_proxy.graph.operations import GraphOperations, ManagerAccount
 
 MAX_AGE = 60.0
 _MAX_ENTRIES = 10_000

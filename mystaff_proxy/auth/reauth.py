@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-from .redirects import safe_next
+from mystaff_proxy.auth.redirects import safe_next
 
 LOGIN_PATH: Final = "/auth/login"
 #: Why a change was refused (the audit record's ``detail.why``).

@@ -30,10 +30,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from .policy import Action, ManagerProtection, Protection
+from mystaff_proxy.policy.model import Action, ManagerProtection, Protection
 
 if TYPE_CHECKING:
-    from .graph.operations import TargetSnapshot
+    from mystaff_proxy.graph.operations import TargetSnapshot
 
 VIEW: Final = "view"
 #: Every action ``decide`` knows: viewing, then the policy's actions in their declared order.

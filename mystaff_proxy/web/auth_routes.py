@@ -8,15 +8,15 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from .audit import AuditEvent, AuditUnavailable, EventType, Outcome, Principal
-from .errors import error_body
-from .netaddr import address_block
-from .redirects import absolute_redirect, safe_next
-from .request_keys import REQUEST_ID
-from .services import SERVICES, Services, audit_actor
-from .sessions import Session
-from .signin import SignInError
-from .web import posted_form
+from mystaff_proxy.audit.log import AuditEvent, AuditUnavailable, EventType, Outcome, Principal
+from mystaff_proxy.auth.redirects import absolute_redirect, safe_next
+from mystaff_proxy.auth.sessions import Session
+from mystaff_proxy.auth.signin import SignInError
+from mystaff_proxy.errors import error_body
+from mystaff_proxy.netaddr import address_block
+from mystaff_proxy.web.keys import REQUEST_ID
+from mystaff_proxy.web.page_routes import posted_form
+from mystaff_proxy.web.services import SERVICES, Services, audit_actor
 
 log = logging.getLogger("mystaff_proxy")
 FLOW_COOKIE_MAX_AGE = 600
