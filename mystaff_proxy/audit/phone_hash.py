@@ -19,9 +19,9 @@ import hashlib
 import hmac
 from typing import Final
 
-from mystaff_proxy.auth.sessions import derive_key
 from mystaff_proxy.config import Settings
 from mystaff_proxy.phones import InvalidPhoneNumber, e164
+from mystaff_proxy.sealing import derive_key
 
 #: The derivation's purpose: a new one (v2) would make new hashes unlike the old ones.
 PURPOSE: Final = b"audit-phone-hash-v1"

@@ -23,12 +23,13 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 
-from mystaff_proxy.auth.sessions import Sealer
 from mystaff_proxy.graph.exceptions import IDENTITY, GraphUnavailable
+from mystaff_proxy.sealing import Sealer
+from mystaff_proxy.stores.delegated_tokens import DelegatedTokenStore
 
 log = logging.getLogger("mystaff_proxy.auth.delegation")
 
@@ -48,39 +49,6 @@ class ReauthenticationRequired(Exception):
     def __init__(self, why: str) -> None:
         super().__init__(why)
         self.why = why  # a short code for the audit record
-
-
-class DelegatedTokenStore(Protocol):
-    """Sealed token blobs by session id."""
-
-    async def put(self, sid: str, blob: str, ttl: float) -> None: ...
-
-    async def get(self, sid: str) -> str | None: ...
-
-    async def delete(self, sid: str) -> None: ...
-
-
-class MemoryDelegatedTokens:
-    """One instance's delegated tokens, each dropped when its session would have expired."""
-
-    def __init__(self) -> None:
-        self._blobs: dict[str, tuple[float, str]] = {}
-
-    async def put(self, sid: str, blob: str, ttl: float) -> None:
-        now = time.time()
-        if len(self._blobs) > 10_000:
-            self._blobs = {k: v for k, v in self._blobs.items() if v[0] > now}
-        self._blobs[sid] = (now + ttl, blob)
-
-    async def get(self, sid: str) -> str | None:
-        hit = self._blobs.get(sid)
-        if hit is None or hit[0] <= time.time():
-            self._blobs.pop(sid, None)
-            return None
-        return hit[1]
-
-    async def delete(self, sid: str) -> None:
-        self._blobs.pop(sid, None)
 
 
 # (MSAL call, its arguments) -> MSAL's result dict; run in a thread

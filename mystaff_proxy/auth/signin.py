@@ -20,25 +20,18 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import msal
 import requests
 
 from mystaff_proxy.auth.reauth import auth_time
+from mystaff_proxy.stores.signin_flows import FlowStore, FlowStoreUnavailable, MemoryFlowStore
 
 FLOW_TTL = 600.0
-# Pending sign-ins per client address. A sign-in takes ~30 s at Entra, so a busy shared
-# address (a shop's or a whole company's NAT) can start ~128 a minute before one still in
-# progress is pushed out; a flood from one address pushes out only that address's own.
-MAX_PENDING_PER_ADDRESS = 64
-# All pending sign-ins of one instance: a memory safety net (1.1 KB each, measured with
-# tracemalloc: ~110 MB at most) that only more than 1,500 addresses at their cap reach.
-MAX_PENDING = 100_000
 _WELL_KNOWN_HOSTS = frozenset({
     "login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
     "login-us.microsoftonline.com",
@@ -73,75 +66,6 @@ class _NoTokenCache(msal.TokenCache):  # type: ignore[misc]
 
     def add(self, event: dict[str, Any], now: Any = None) -> None:
         return None
-
-
-class FlowStore(Protocol):
-    """Pending sign-ins by ``state``: ``take`` returns a flow once, then never again.
-    ``address`` is the client's address block (netaddr.address_block): each holds at most
-    MAX_PENDING_PER_ADDRESS, its oldest dropped first."""
-
-    async def put(self, state: str, data: dict[str, Any], ttl: float, *,
-                  address: str) -> None: ...
-
-    async def take(self, state: str) -> dict[str, Any] | None: ...
-
-
-class MemoryFlowStore:
-    """One instance's pending sign-ins, bounded per client address and in total.
-
-    A full address drops its own oldest pending sign-in. The total bound is a safety net
-    that only a great many addresses reach; even then the oldest pending sign-in of all is
-    dropped instead of refusing everyone (the store answered "too many sign-ins in
-    progress" to every manager once a flood had filled it)."""
-
-    def __init__(self, *, per_address: int = MAX_PENDING_PER_ADDRESS,
-                 total: int = MAX_PENDING) -> None:
-        self._per_address = per_address
-        self._total = total
-        # state -> (expiry, address, flow), in the order started: all share one lifetime,
-        # so the expired ones and the oldest are at the front.
-        self._flows: OrderedDict[str, tuple[float, str, dict[str, Any]]] = OrderedDict()
-        self._by_address: dict[str, OrderedDict[str, None]] = {}
-
-    def __len__(self) -> int:
-        return len(self._flows)
-
-    def pending(self, address: str) -> int:
-        return len(self._by_address.get(address, ()))
-
-    async def put(self, state: str, data: dict[str, Any], ttl: float, *,
-                  address: str) -> None:
-        now = time.time()
-        self._remove(state)
-        while self._flows:
-            oldest, (expiry, _, _) = next(iter(self._flows.items()))
-            if expiry > now:
-                break
-            self._remove(oldest)
-        mine = self._by_address.get(address)
-        while mine and len(mine) >= self._per_address:
-            self._remove(next(iter(mine)))
-        while len(self._flows) >= self._total:
-            self._remove(next(iter(self._flows)))
-        self._flows[state] = (now + ttl, address, data)
-        self._by_address.setdefault(address, OrderedDict())[state] = None
-
-    async def take(self, state: str) -> dict[str, Any] | None:
-        entry = self._flows.get(state)
-        self._remove(state)
-        if entry is None or entry[0] < time.time():
-            return None
-        return entry[2]
-
-    def _remove(self, state: str) -> None:
-        entry = self._flows.pop(state, None)
-        if entry is None:
-            return
-        mine = self._by_address.get(entry[1])
-        if mine is not None:
-            mine.pop(state, None)
-            if not mine:
-                del self._by_address[entry[1]]
 
 
 class SignIn:
@@ -216,10 +140,14 @@ class SignIn:
             prompt="login" if prompt_login else None,
         )
         auth_uri = str(flow.pop("auth_uri"))  # not needed to finish: a third of the flow
-        await self._flows.put(str(flow["state"]),
-                              {"flow": flow, "browser": browser, "next": next_path,
-                               "prompt_login": prompt_login},
-                              FLOW_TTL, address=address)
+        try:
+            await self._flows.put(str(flow["state"]),
+                                  {"flow": flow, "browser": browser, "next": next_path,
+                                   "prompt_login": prompt_login},
+                                  FLOW_TTL, address=address)
+        except FlowStoreUnavailable:
+            raise SignInError("identity_unavailable",
+                              "Sign-in is unavailable right now; try again.") from None
         return auth_uri
 
     async def finish(self, *, browser: str, params: Mapping[str, str]) -> tuple[SignedInUser, str]:

@@ -27,7 +27,6 @@ from mystaff_proxy.audit.log import (
 from mystaff_proxy.audit.phone_hash import PhoneHasher
 from mystaff_proxy.auth import reauth
 from mystaff_proxy.auth.delegation import Delegation, ReauthenticationRequired
-from mystaff_proxy.auth.sessions import Sealer
 from mystaff_proxy.errors import ApiError, audit_unavailable, from_change_error, from_graph_error
 from mystaff_proxy.graph.exceptions import GraphError, GraphForbidden, GraphUnauthorized
 from mystaff_proxy.graph.operations import (
@@ -54,6 +53,7 @@ from mystaff_proxy.policy.model import Action, ResolvedPolicy
 from mystaff_proxy.policy.owners import OwnerSet
 from mystaff_proxy.policy.passwords import check_password, temporary_password
 from mystaff_proxy.policy.runtime import PolicyRuntime
+from mystaff_proxy.sealing import Sealer
 from mystaff_proxy.staff.notify import Change, Notifier
 from mystaff_proxy.staff.phone_rules import MESSAGES as NOT_ALLOWED_MESSAGES
 from mystaff_proxy.staff.phone_rules import own_numbers, refusal

@@ -3,7 +3,7 @@
 Sessions stay in their encrypted cookies (any instance can read them); what must be shared is
 what the cookie cannot carry: revoked session ids (sign-out on one instance ends the session
 on all), rate-limit counters, and pending sign-ins (the callback may reach another instance),
-bounded per client address as in memory (signin.py).
+bounded per client address as in memory (``stores.signin_flows``).
 Every Redis failure fails closed: a revocation that cannot be checked refuses the session, a
 rate limit that cannot be counted refuses the change, a sign-in that cannot be stored fails.
 """
@@ -19,7 +19,8 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from mystaff_proxy.auth.sessions import Sealer
+from mystaff_proxy.sealing import Sealer
+from mystaff_proxy.stores.signin_flows import MAX_PENDING_PER_ADDRESS, FlowStoreUnavailable
 
 _PREFIX = "mystaff:"
 
@@ -127,12 +128,10 @@ class RedisRateLimiter:
 
 class RedisFlowStore:
     """Pending sign-ins, sealed (they hold the PKCE verifier), taken with GETDEL; at most
-    ``per_address`` per client address, its oldest dropped first (signin.py)."""
+    ``per_address`` per client address, its oldest dropped first (``stores.signin_flows``)."""
 
     def __init__(self, client: aioredis.Redis, sealer: Sealer, *,
                  per_address: int | None = None) -> None:
-        from mystaff_proxy.auth.signin import MAX_PENDING_PER_ADDRESS
-
         self._redis = client
         self._sealer = sealer
         self._per_address = per_address or MAX_PENDING_PER_ADDRESS
@@ -140,8 +139,6 @@ class RedisFlowStore:
 
     async def put(self, state: str, data: dict[str, Any], ttl: float, *,
                   address: str) -> None:
-        from mystaff_proxy.auth.signin import SignInError
-
         ttl_s = max(1, math.ceil(ttl))
         sealed = self._sealer.seal({**data, "address": address})
         try:
@@ -149,8 +146,7 @@ class RedisFlowStore:
                             args=[time.time(), ttl_s, self._per_address, state, sealed,
                                   f"{_PREFIX}flow:"])
         except RedisError:
-            raise SignInError("identity_unavailable",
-                              "Sign-in is unavailable right now; try again.") from None
+            raise FlowStoreUnavailable from None
 
     async def take(self, state: str) -> dict[str, Any] | None:
         try:

@@ -15,7 +15,6 @@ import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -24,15 +23,10 @@ from aiohttp import web
 from mystaff_proxy.audit.log import AuditLog
 from mystaff_proxy.audit.phone_hash import PhoneHasher
 from mystaff_proxy.auth.bearer import BearerValidator, JwksCache, V1Metadata
-from mystaff_proxy.auth.delegation import (
-    GRAPH_CHANGE_SCOPES,
-    DelegatedTokenStore,
-    Delegation,
-    MemoryDelegatedTokens,
-)
+from mystaff_proxy.auth.delegation import GRAPH_CHANGE_SCOPES, Delegation
 from mystaff_proxy.auth.reauth import page_redirect
-from mystaff_proxy.auth.sessions import FileRevocations, RevocationStore, Sealer, SessionManager
-from mystaff_proxy.auth.signin import FlowStore, SignIn
+from mystaff_proxy.auth.sessions import SessionManager
+from mystaff_proxy.auth.signin import SignIn
 from mystaff_proxy.auth.standing import ManagerStanding
 from mystaff_proxy.config import Settings, is_loopback_host
 from mystaff_proxy.errors import ApiError
@@ -44,10 +38,11 @@ from mystaff_proxy.i18n import language
 from mystaff_proxy.metrics import METRICS_CONTENT_TYPE, Metrics, method_label
 from mystaff_proxy.policy.owners import OwnerSet
 from mystaff_proxy.policy.runtime import PolicyRuntime
+from mystaff_proxy.sealing import Sealer
 from mystaff_proxy.staff.manager_mode import warn_app_write_power
 from mystaff_proxy.staff.notify import Notifier
 from mystaff_proxy.staff.service import StaffService
-from mystaff_proxy.stores.ratelimit import MemoryRateLimiter, RateLimiter
+from mystaff_proxy.stores.factory import open_stores
 from mystaff_proxy.web.api_routes import setup_api_routes
 from mystaff_proxy.web.auth_routes import callback, login, logout
 from mystaff_proxy.web.keys import REQUEST_ID
@@ -217,33 +212,9 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                            remembered_ids_path=settings.remembered_ids_path)
     audit = AuditLog(settings.audit.path)
     secret = settings.session.secret_bytes
-    limiter: RateLimiter = MemoryRateLimiter()
-    revocations: RevocationStore
-    flows: FlowStore | None = None
-    delegated: DelegatedTokenStore = MemoryDelegatedTokens()
-    closers: list[Callable[[], Awaitable[Any]]] = []
-    if settings.session.backend == "redis":
-        # Several instances: revocations, rate limits and pending sign-ins are shared.
-        from mystaff_proxy.stores.redis import (
-            RedisDelegatedTokens,
-            RedisFlowStore,
-            RedisRateLimiter,
-            RedisRevocations,
-            connect,
-        )
-
-        redis = connect(settings.session.redis_url)
-        limiter, revocations = RedisRateLimiter(redis), RedisRevocations(redis)
-        delegated = RedisDelegatedTokens(redis)
-        flows = RedisFlowStore(redis, Sealer(secret, b"flow-v1"))
-        closers.append(redis.aclose)
-    else:
-        # One instance: signed-out ids in a file too, or a restart would revive them.
-        try:
-            revocations = FileRevocations(settings.revocations_path)
-        except OSError as exc:
-            raise RuntimeError(f"[session] revocations_path: cannot keep signed-out sessions "
-                               f"in {settings.revocations_path!r}: {exc.strerror}") from None
+    stores = open_stores(settings)
+    limiter, revocations, flows = stores.limiter, stores.revocations, stores.flows
+    delegated, closers = stores.delegated, stores.closers
     sessions = SessionManager(secret, max_age=settings.session.max_age_minutes * 60,
                               idle=settings.session.idle_minutes * 60,
                               revocations=revocations)

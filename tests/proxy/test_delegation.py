@@ -13,13 +13,10 @@ from typing import Any
 import pytest
 import requests
 
-from mystaff_proxy.auth.delegation import (
-    Delegation,
-    MemoryDelegatedTokens,
-    ReauthenticationRequired,
-)
-from mystaff_proxy.auth.sessions import Sealer
+from mystaff_proxy.auth.delegation import Delegation, ReauthenticationRequired
 from mystaff_proxy.graph.exceptions import GraphUnavailable
+from mystaff_proxy.sealing import Sealer
+from mystaff_proxy.stores.delegated_tokens import MemoryDelegatedTokens
 
 
 class _Msal:

@@ -8,8 +8,8 @@ import secrets
 import pytest
 
 from mystaff_proxy.audit.phone_hash import PURPOSE, PhoneHasher
-from mystaff_proxy.auth.sessions import derive_key
 from mystaff_proxy.config import Settings, config_from_mapping
+from mystaff_proxy.sealing import derive_key
 
 SESSION = secrets.token_urlsafe(32)
 

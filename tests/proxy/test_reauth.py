@@ -17,8 +17,10 @@ from mystaff_proxy.auth.reauth import (
     refusal,
     sign_in_again_url,
 )
-from mystaff_proxy.auth.sessions import MemoryRevocations, Sealer, SessionManager
+from mystaff_proxy.auth.sessions import SessionManager
 from mystaff_proxy.auth.signin import authenticated_at
+from mystaff_proxy.sealing import Sealer
+from mystaff_proxy.stores.revocations import MemoryRevocations
 
 NOW = 1_700_000_000.0
 

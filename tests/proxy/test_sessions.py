@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mystaff_proxy.auth.sessions import (
-    FileRevocations,
-    MemoryRevocations,
-    Sealer,
-    Session,
-    SessionManager,
-)
+from mystaff_proxy.auth.sessions import Session, SessionManager
+from mystaff_proxy.sealing import Sealer
+from mystaff_proxy.stores.revocations import FileRevocations, MemoryRevocations
 
 
 def _manager(**kw: float) -> SessionManager:

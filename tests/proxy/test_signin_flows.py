@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from mystaff_proxy.auth.signin import MAX_PENDING, MAX_PENDING_PER_ADDRESS, MemoryFlowStore
 from mystaff_proxy.netaddr import address_block
+from mystaff_proxy.stores.signin_flows import MAX_PENDING, MAX_PENDING_PER_ADDRESS, MemoryFlowStore
 
 
 def _flow(i: int) -> dict[str, object]:

@@ -17,7 +17,8 @@ from aiohttp.test_utils import TestClient
 from e2e_support import Manager, Stack, client_ssl, running_stack, uid
 
 from fake_graph.embedded import RunningFake
-from mystaff_proxy.auth.sessions import MemoryRevocations, Session, SessionManager
+from mystaff_proxy.auth.sessions import Session, SessionManager
+from mystaff_proxy.stores.revocations import MemoryRevocations
 
 from .support import authorize, callback, decode_session, session_cookie, set_session_cookie
 

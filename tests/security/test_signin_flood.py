@@ -20,7 +20,7 @@ import pytest
 from e2e_support import Manager, Stack, running_stack
 
 from fake_graph.embedded import RunningFake
-from mystaff_proxy.auth.signin import MAX_PENDING_PER_ADDRESS
+from mystaff_proxy.stores.signin_flows import MAX_PENDING_PER_ADDRESS
 
 from .support import authorize, callback, error_code, session_cookie, start_login
 
