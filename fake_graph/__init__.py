@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .app import create_app
 from .directory import derive_id
 from .embedded import FakeGraphThread, RunningFake, run_fake
-from .server import FakeGraph, create_app
+from .state import FakeGraph
 from .tenant import DEMO_TENANT, TenantFileError, load_tenant
 
 __all__ = [

@@ -25,7 +25,7 @@ from yaml_lines import YamlFileError
 
 from .embedded import run_fake
 from .generate import generate
-from .server import FakeGraph
+from .state import FakeGraph
 
 DEFAULT_TLS_DIR = Path(".fake-graph-tls")
 

@@ -37,8 +37,9 @@ from typing import Any
 
 from aiohttp import web
 
+from .faults import FAULT_KINDS, Fault
 from .graph import mail, operations
-from .server import FAKE, FAULT_KINDS, Fault
+from .state import FAKE
 
 _FAULT_KEYS = {"method", "path", "status", "retryAfter", "count", "latencyMs", "kind", "after"}
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .server import FakeGraph, create_app
+from .app import create_app
+from .state import FakeGraph
 from .tenant import DEMO_TENANT
 from .tls import TlsFiles, ca_bundle, ensure_tls_dir, trust_env
 

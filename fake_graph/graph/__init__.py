@@ -11,7 +11,8 @@ import json
 
 from aiohttp import web
 
-from ..server import FAKE, ConnectionAborted, abort_connection
+from ..faults import ConnectionAborted, abort_connection
+from ..state import FAKE
 from . import indexes
 from .context import GraphRequest, GraphResponse
 from .dispatch import dispatch

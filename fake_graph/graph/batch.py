@@ -20,14 +20,26 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from ..errors import GraphErrorResult, graph_error_body
-from ..server import ConnectionAborted
+from ..faults import ConnectionAborted
+from ..state import FakeGraph
 from .context import JSON_CONTENT_TYPE, GraphRequest, GraphResponse
+from .router import Handler
 
 MAX_REQUESTS = 20
 _METHODS = {"GET", "POST", "PATCH", "PUT", "DELETE"}
+
+
+class Dispatch(Protocol):
+    """``dispatch.dispatch``, which serves each sub-request (given to ``handler``, since
+    ``dispatch`` routes ``$batch`` here)."""
+
+    async def __call__(self, fake: FakeGraph, method: str, path: str, query: str,
+                       headers: Mapping[str, str], body: bytes | None = None, *,
+                       json_body: Any = ..., batch: bool = False) -> GraphResponse: ...
 
 
 def _bad(message: str) -> GraphErrorResult:
@@ -107,9 +119,16 @@ def _sub_response(rid: str, response: GraphResponse) -> dict[str, Any]:
     return out
 
 
-async def run_batch(req: GraphRequest) -> GraphResponse:
-    from .dispatch import dispatch  # dispatch builds the router, which routes here
+def handler(dispatch: Dispatch) -> Handler:
+    """The ``POST /$batch`` handler, serving sub-requests with ``dispatch``."""
 
+    async def handle(req: GraphRequest) -> GraphResponse:
+        return await run_batch(req, dispatch)
+
+    return handle
+
+
+async def run_batch(req: GraphRequest, dispatch: Dispatch) -> GraphResponse:
     if req.batch:
         raise _bad("A $batch request cannot contain another $batch request.")
     requests = _validate(req.body)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..directory import Directory
-
-if TYPE_CHECKING:
-    from ..server import FakeGraph
-    from .odata import ODataQuery
+from ..state import FakeGraph
+from .odata import ODataQuery, parse_query
 
 # Real Graph's JSON content type; kiota and aiohttp only look at the part before ';'.
 JSON_CONTENT_TYPE = (
@@ -62,16 +60,12 @@ class GraphRequest:
     def odata(self) -> ODataQuery:
         """The query options; ``$expand`` is refused (see ``expanding``)."""
         if self._odata is None:
-            from .odata import parse_query
-
             self._odata = parse_query(self.query)
         return self._odata
 
     def expanding(self, type_name: str, *relationships: str) -> ODataQuery:
         """The query options, with ``$expand`` allowed on these relationships of this
         resource type; call it before ``odata`` (which then returns the same query)."""
-        from .odata import parse_query
-
         self._odata = parse_query(self.query, relationships, type_name)
         return self._odata
 

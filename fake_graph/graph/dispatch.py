@@ -13,19 +13,18 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from multidict import CIMultiDict
 
 from ..errors import GraphErrorResult, bad_request, graph_error_body, invalid_token
-from ..server import RESET_STATUS, ConnectionAborted
+from ..faults import RESET_STATUS, ConnectionAborted, Fault
+from ..state import FakeGraph
 from ..tokens import GRAPH_AUDIENCES, InvalidToken
 from .context import JSON_CONTENT_TYPE, Caller, GraphRequest, GraphResponse
 from .router import Router, normalize_path
-
-if TYPE_CHECKING:
-    from ..server import FakeGraph, Fault
+from .routes import build_router
 
 log = logging.getLogger("fake_graph.graph")
 
@@ -57,9 +56,7 @@ _router: Router | None = None
 def router() -> Router:
     global _router
     if _router is None:
-        from .routes import build_router
-
-        _router = build_router()
+        _router = build_router(dispatch)
     return _router
 
 

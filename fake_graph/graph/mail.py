@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from ..errors import GraphErrorResult
-from ..server import FakeGraph
+from ..state import FakeGraph
 from . import permissions
 from .context import GraphRequest, GraphResponse
 

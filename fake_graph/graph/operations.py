@@ -16,10 +16,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ..server import FakeGraph
+from ..state import FakeGraph
 
 _STATE_KEY = "graph.operations"
 #: What a failed operation's ``statusDetail`` says unless the rule names its own.

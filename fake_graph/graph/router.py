@@ -18,15 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from ..errors import GraphErrorResult
+from .context import GraphRequest, GraphResponse
 
-if TYPE_CHECKING:
-    from .context import GraphRequest, GraphResponse
-
-Handler = Callable[["GraphRequest"], Awaitable["GraphResponse"]]
+Handler = Callable[[GraphRequest], Awaitable[GraphResponse]]
 
 _KEY_SEGMENT = re.compile(r"^([A-Za-z]+)\('([^']*)'\)$")
 _CAST_SEGMENT = re.compile(r"^(?:microsoft\.)?graph\.([A-Za-z]+)$", re.IGNORECASE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import administrative_units as au
 from . import applications as apps
 from . import auth_methods as am
-from . import batch, eligibility, mail, memberships, owners, roles, users
+from . import batch, eligibility, mail, memberships, owned_objects, owners, roles, users
 from . import method_configurations as configurations
 from . import temporary_access_pass as tap
 from .router import Router
@@ -18,9 +18,10 @@ _APP = "/applications/{application}"
 _SP = "/servicePrincipals/{sp}"
 
 
-def build_router() -> Router:
+def build_router(dispatch: batch.Dispatch) -> Router:
+    """The routes; ``dispatch`` serves the sub-requests of ``$batch``."""
     r = Router()
-    r.post("/$batch", batch.run_batch)
+    r.post("/$batch", batch.handler(dispatch))
 
     r.get("/users", users.list_users)
     r.get(_USER, users.get_user)
@@ -30,8 +31,8 @@ def build_router() -> Router:
     r.get(_USER + "/memberOf/{cast}", memberships.user_member_of)
     r.get(_USER + "/transitiveMemberOf", memberships.user_transitive_member_of)
     r.get(_USER + "/transitiveMemberOf/{cast}", memberships.user_transitive_member_of)
-    r.get(_USER + "/ownedObjects", owners.user_owned_objects)
-    r.get(_USER + "/ownedObjects/{cast}", owners.user_owned_objects)
+    r.get(_USER + "/ownedObjects", owned_objects.user_owned_objects)
+    r.get(_USER + "/ownedObjects/{cast}", owned_objects.user_owned_objects)
     r.post(_USER + "/sendMail", mail.send_mail)
 
     r.get(_AUTH + "/methods", am.list_methods)

@@ -5,7 +5,8 @@
 - ``signin``: the authorize endpoint and its sign-in / change-password pages (``pages``,
   ``redirects``);
 - ``token``: the token endpoint, client authentication (``clientauth``) and one module per
-  grant in ``grants/``; token responses in ``issue``; scope rules in ``scopes``;
+  grant in ``grants/``, each given a ``token_request.TokenRequest``; token responses in
+  ``issue``; scope rules in ``scopes``;
 - ``logout``; ``middleware``: recording and faults for non-Graph requests;
 - ``store``: codes, refresh tokens and pending password changes.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..server import FAKE
+from ..state import FAKE
 from . import discovery, logout, signin, store, token
 from .middleware import record_and_fault
 

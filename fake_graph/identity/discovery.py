@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ..server import FAKE
+from ..state import FAKE
 from .protocol import OAuthError, endpoint_urls, request_tenant
 
 _JSON_HEADERS = {"Cache-Control": "max-age=86400, private", "Access-Control-Allow-Origin": "*"}

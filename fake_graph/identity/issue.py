@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from ..directory import Application, User
-from ..server import FakeGraph
+from ..state import FakeGraph
 from ..tokens import ACCESS_TOKEN_LIFETIME, client_info
 from .scopes import API, Resource, ScopeRequest, delegated_grant
 from .store import REFRESH_LIFETIME, RefreshGrant, password_stamp, store

@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from aiohttp import web
 
 from ..directory import Application
-from ..server import FAKE
+from ..state import FAKE
 from . import pages
 from .protocol import resolve_tenant, tenant_not_found
 from .redirects import uri_matches

@@ -4,7 +4,7 @@ Graph records its own requests (including ``$batch`` sub-requests) in ``graph.di
 middleware covers the identity endpoints and anything else (404s included), so
 ``/_fake/requests`` shows a client's whole conversation with the fake. ``/_fake`` itself is
 neither recorded nor faulted. Secrets never reach the record: only the query string is kept,
-and ``server.redact_query`` blanks secret parameters (form bodies are not recorded at all).
+and ``recorder.redact_query`` blanks secret parameters (form bodies are not recorded at all).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ..errors import entra_error
-from ..server import FAKE, RESET_STATUS, Fault, abort_connection
+from ..faults import RESET_STATUS, Fault, abort_connection
+from ..state import FAKE
 
 _SKIP = ("/v1.0/", "/_fake/")
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..directory import Directory
 from ..errors import entra_error
-from ..server import FAKE, FakeGraph
+from ..state import FAKE, FakeGraph
 
 # Tenant aliases Entra accepts in place of a tenant id or domain (graph-and-entra-facts §4).
 MULTI_TENANT = frozenset({"common", "organizations"})

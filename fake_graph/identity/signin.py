@@ -33,7 +33,7 @@ from aiohttp import web
 from ..directory import Application, User
 from ..errors import entra_error_body
 from ..methods_policy import TemporaryAccessPass
-from ..server import FAKE, FakeGraph
+from ..state import FAKE, FakeGraph
 from . import pages
 from .clientauth import find_client
 from .protocol import OAuthError, missing_parameter, resolve_tenant, tenant_not_found

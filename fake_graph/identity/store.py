@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..directory import User
-from ..server import FakeGraph
+from ..state import FakeGraph
 
 CODE_LIFETIME = 600  # Entra: "valid about 10 minutes" (graph-and-entra-facts §4.3)
 TICKET_LIFETIME = 600

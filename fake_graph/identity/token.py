@@ -4,55 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
-from ..directory import Application
-from ..server import FakeGraph
-from .clientauth import authenticate_client
+from ..state import FakeGraph
+from .grants import (
+    authorization_code,
+    client_credentials,
+    on_behalf_of,
+    password,
+    refresh_token,
+)
 from .protocol import OAuthError, TenantRef, missing_parameter, origin, request_tenant
+from .token_request import Grant, TokenRequest
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TokenRequest:
-    fake: FakeGraph
-    tenant: TenantRef
-    form: dict[str, str]
-    headers: Any  # CIMultiDictProxy[str]
-    token_urls: set[str]
-
-    def param(self, name: str) -> str:
-        value = self.form.get(name)
-        if not value:
-            raise missing_parameter(name)
-        return value
-
-    def client(self, *, require_credential: bool = False) -> Application:
-        return authenticate_client(self.fake.directory, self.form, self.headers,
-                                   self.token_urls, require_credential=require_credential)
-
-    @property
-    def wants_client_info(self) -> bool:
-        return self.form.get("client_info") == "1"
-
-
-Grant = Callable[[TokenRequest], Awaitable[dict[str, Any]]]
-
-
 def _grants() -> dict[str, Grant]:
-    from .grants import (
-        authorization_code,
-        client_credentials,
-        on_behalf_of,
-        password,
-        refresh_token,
-    )
-
     return {
         "authorization_code": authorization_code.grant,
         "refresh_token": refresh_token.grant,

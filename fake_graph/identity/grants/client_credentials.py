@@ -15,7 +15,7 @@ from typing import Any
 from ..issue import app_token_response
 from ..protocol import OAuthError
 from ..scopes import parse_scopes
-from ..token import TokenRequest
+from ..token_request import TokenRequest
 
 
 async def grant(req: TokenRequest) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from ...tokens import InvalidToken
 from ..issue import user_token_response
 from ..protocol import OAuthError
 from ..scopes import parse_scopes
-from ..token import TokenRequest
+from ..token_request import TokenRequest
 from ..users import active_user, revoked_grant
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"

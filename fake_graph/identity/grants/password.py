@@ -15,7 +15,7 @@ from typing import Any
 from ..issue import user_token_response
 from ..protocol import OAuthError
 from ..scopes import parse_scopes
-from ..token import TokenRequest
+from ..token_request import TokenRequest
 from ..users import (
     bad_password,
     disabled,

@@ -17,7 +17,7 @@ from ..issue import user_token_response
 from ..protocol import OAuthError
 from ..scopes import parse_scopes
 from ..store import password_stamp, store
-from ..token import TokenRequest
+from ..token_request import TokenRequest
 from ..users import active_user, revoked_grant
 
 
