@@ -1,4 +1,4 @@
-"""``/_fake``: test control (SPEC §11). Never recorded, never faulted.
+"""``/_fake``: test control, as listed below. Never recorded, never faulted.
 
 - ``GET /_fake/users/{id or upn}`` — a user's sign-in state, phone methods and Temporary
   Access Pass (``null`` or ``{"isUsableOnce", "lifetimeInMinutes"}``, never the pass);

@@ -1,4 +1,8 @@
-"""Load a tenant file (YAML, SPEC §11) into a Directory, refusing bad files with PATH:LINE."""
+"""Load a tenant file (YAML) into a Directory, refusing bad files with PATH:LINE.
+
+The keys are the ones read below; the optional PIM and ownership keys are described in
+docs/fake_graph_pim_owners.md, ``authentication_methods_policy`` in docs/fake_graph_tap_sms.md.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Permission checks from the token: app-only ``roles`` or delegated ``scp``.
 
 Each endpoint names every permission that satisfies it (the least privileged one and the broader
-ones Graph documents: graph-and-entra-facts §2, SPEC §10). Missing all of them is
+ones Graph documents: graph-and-entra-facts §2). Missing all of them is
 ``403 Authorization_RequestDenied``, "Insufficient privileges to complete the operation."
 """
 

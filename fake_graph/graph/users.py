@@ -148,7 +148,7 @@ def _authorize_patch(req: GraphRequest, target: User, changes: dict[str, Any],
     if profile is not None:
         require(caller, permissions.WRITE_PASSWORD_PROFILE)
         # App-only too: the app's service principal needs a role that may reset THIS target
-        # (facts §2.4b properties table; SPEC §10 "the app holds the User Administrator role").
+        # (facts §2.4b properties table: such an app holds a role like User Administrator).
         if not admin_rules.may_reset_password(directory, actor, target.id):
             raise access_denied()
     phones = _PHONE_FIELDS & changes.keys()
