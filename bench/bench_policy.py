@@ -13,7 +13,9 @@ import time
 import uuid
 
 from mystaff_proxy.policy.decide import ActionRequest, TargetFacts, decide
-from mystaff_proxy.policy.model import parse_policy, policy_names, resolve
+from mystaff_proxy.policy.model import policy_names
+from mystaff_proxy.policy.parse import parse_policy
+from mystaff_proxy.policy.resolve import resolve
 
 
 def guid(rng: random.Random) -> str:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mystaff_proxy.config import ConfigError, Settings, load_config
-from mystaff_proxy.policy.model import PolicyError, load_policy, policy_names, policy_user_ids
+from mystaff_proxy.policy.model import PolicyError, policy_names, policy_user_ids
+from mystaff_proxy.policy.parse import load_policy
 
 
 def _load_settings(path: str) -> Settings:

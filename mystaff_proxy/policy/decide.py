@@ -30,7 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from mystaff_proxy.policy.model import Action, ManagerProtection, Protection
+from mystaff_proxy.policy.model import Action, ManagerProtection
+from mystaff_proxy.policy.resolve import Protection
 
 if TYPE_CHECKING:
     from mystaff_proxy.graph.operations import TargetSnapshot

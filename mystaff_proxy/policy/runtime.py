@@ -16,15 +16,10 @@ from pathlib import Path
 from mystaff_proxy.graph.exceptions import GraphError
 from mystaff_proxy.graph.operations import GraphOperations
 from mystaff_proxy.metrics import Metrics
-from mystaff_proxy.policy.model import (
-    Policy,
-    PolicyError,
-    ResolvedPolicy,
-    load_policy,
-    policy_names,
-    resolve,
-)
+from mystaff_proxy.policy.model import Policy, PolicyError, policy_names
+from mystaff_proxy.policy.parse import load_policy
 from mystaff_proxy.policy.remembered_ids import load_remembered, save_remembered
+from mystaff_proxy.policy.resolve import ResolvedPolicy, resolve
 
 log = logging.getLogger("mystaff_proxy.policy.model")
 

@@ -49,9 +49,10 @@ from mystaff_proxy.i18n import N_
 from mystaff_proxy.i18n import current as current_language
 from mystaff_proxy.phones import InvalidPhoneNumber, is_valid_region, last_digits, normalize_phone
 from mystaff_proxy.policy import decide as authz
-from mystaff_proxy.policy.model import Action, ResolvedPolicy
+from mystaff_proxy.policy.model import Action
 from mystaff_proxy.policy.owners import OwnerSet
 from mystaff_proxy.policy.passwords import check_password, temporary_password
+from mystaff_proxy.policy.resolve import ResolvedPolicy
 from mystaff_proxy.policy.runtime import PolicyRuntime
 from mystaff_proxy.sealing import Sealer
 from mystaff_proxy.staff.notify import Change, Notifier

@@ -15,7 +15,8 @@ from mystaff_proxy.policy.decide import (
     outranks,
     protection_refusal,
 )
-from mystaff_proxy.policy.model import Action, ManagerProtection, Protection
+from mystaff_proxy.policy.model import Action, ManagerProtection
+from mystaff_proxy.policy.resolve import Protection
 
 MGR = "aaaaaaaa-0000-0000-0000-000000000001"
 BOB = "bbbbbbbb-0000-0000-0000-000000000002"

@@ -15,13 +15,12 @@ from mystaff_proxy.policy.model import (
     PolicyError,
     Protected,
     is_location_key,
-    load_policy,
-    parse_policy,
     policy_names,
     policy_user_ids,
-    resolve,
 )
+from mystaff_proxy.policy.parse import load_policy, parse_policy
 from mystaff_proxy.policy.passwords import PasswordStyle
+from mystaff_proxy.policy.resolve import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 AU1 = "5b0c6e61-0000-4000-8000-000000000001"
