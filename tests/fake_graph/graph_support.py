@@ -20,8 +20,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from azure.core.credentials import AccessToken
 
+from fake_graph.app import create_app
 from fake_graph.directory import AdministrativeUnit, User, derive_id
-from fake_graph.server import FakeGraph, create_app
+from fake_graph.state import FakeGraph
 
 TENANT = Path(__file__).parent / "tenants" / "graph_test.yaml"
 PROXY_APP = "0d3e8f60-1111-4a4a-9b9b-000000000001"

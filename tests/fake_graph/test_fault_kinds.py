@@ -26,7 +26,7 @@ from identity_support import session
 from fake_graph import demo
 from fake_graph.control import parse_fault
 from fake_graph.embedded import RunningFake
-from fake_graph.server import RESET_STATUS, Fault
+from fake_graph.faults import RESET_STATUS, Fault
 
 BOB = uid("bob@contoso.test")
 FRANK = uid("frank@contoso.test")

@@ -15,7 +15,7 @@ from graph_support import (
     uid,
 )
 
-from fake_graph.server import Fault
+from fake_graph.faults import Fault
 
 BOB = uid("bob@contoso.test")
 FRANK = uid("frank@contoso.test")

@@ -8,7 +8,7 @@ from graph_support import TENANT, app_token, uid
 
 from fake_graph.directory import AdministrativeUnit, User
 from fake_graph.graph.dispatch import dispatch
-from fake_graph.server import FakeGraph
+from fake_graph.state import FakeGraph
 
 MEMBERS = 100_000
 

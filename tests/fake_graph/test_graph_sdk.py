@@ -313,7 +313,7 @@ async def test_sdk_retries_a_throttled_read_after_retry_after(served: Served) ->
     import re
     import time
 
-    from fake_graph.server import Fault
+    from fake_graph.faults import Fault
 
     served.fake.faults.add(Fault(path=re.compile("/users/"), status=429, retry_after=1,
                                  count=1))
