@@ -2,7 +2,7 @@
 
 One aiohttp catch-all route, ``/v1.0/{tail}``, hands every request to ``dispatch``, which
 ``$batch`` sub-requests share (authentication, faults, recording, error shapes). Routes are in
-``routes.py``; OData query handling in ``odata.py``; JSON shapes in ``serialize.py``.
+``routes.py``; OData query handling in ``odata/``; JSON shapes in ``serialize.py``.
 """
 
 from __future__ import annotations
