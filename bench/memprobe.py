@@ -119,7 +119,7 @@ def shorten_limit_window() -> None:
     """
     seconds = os.environ.get("MYSTAFF_BENCH_LIMIT_WINDOW")
     if seconds:
-        from mystaff_proxy.staff import service as staff
+        from mystaff_proxy.staff import check as staff
 
         staff._HOUR = float(seconds)
 

@@ -1,7 +1,7 @@
 """Bulk password reset: up to 50 people of one location in one request (docs/bulk-reset.md).
 
 Each person gets exactly what a single reset would give them — the same live check and
-decision (``StaffService._decide``), their own place in the manager's hourly limit, their own
+decision (``StaffCheck.decide``), their own place in the manager's hourly limit, their own
 ``password_reset`` record (written before the change, completed after), their own password in
 the policy's style, their own mail when staff are told of changes — but the Graph calls are
 shared: every check in one round of packed ``$batch``es, every change in another
@@ -11,8 +11,9 @@ they may not reset (``forbidden``), a body that is not 1 to 50 distinct user ids
 (``invalid_request``). Everything after that is per person: the
 answer is 200 with one entry each, in the order asked, each a password or an error.
 
-This module is ``StaffService``'s companion: it uses the service's check, limit, audit and
-delegation helpers, so that a bulk reset cannot drift from a single one.
+This module is the staff service's companion: it uses the shared check's public helpers
+(check.py: check, limit, audit and delegation), so that a bulk reset cannot drift from a single
+one.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from mystaff_proxy.graph.exceptions import GraphError
 from mystaff_proxy.graph.operations import TargetSnapshot, is_guid
 from mystaff_proxy.policy.model import Action
 from mystaff_proxy.policy.passwords import temporary_password
-from mystaff_proxy.staff.service import Caller, StaffService, reauth_url
+from mystaff_proxy.staff.check import Caller, StaffCheck, reauth_url
 
 MAX_PEOPLE: Final = 50
 EVENT: Final = EventType.PASSWORD_RESET
@@ -97,7 +98,7 @@ def user_ids(body: Any) -> list[str] | None:
     return canonical if len(set(canonical)) == len(canonical) else None
 
 
-async def reset_passwords(staff: StaffService, caller: Caller, loc: str,
+async def reset_passwords(staff: StaffCheck, caller: Caller, loc: str,
                           body: Any) -> list[ResetEntry]:
     """Reset each listed person's password, as ``StaffService.reset_password`` would, in a
     few round trips. Refusals of the whole request raise ``ApiError``."""
@@ -113,26 +114,26 @@ class Selected:
     user_principal_name: str
 
 
-async def selected(staff: StaffService, caller: Caller, loc: str,
+async def selected(staff: StaffCheck, caller: Caller, loc: str,
                    ids: Sequence[str]) -> list[Selected]:
     """Who a bulk reset of ``ids`` at ``loc`` would be about, named from Graph (never from
     the request), in order: the direct members of the location's unit; anyone else is left
     out, unnamed, as the reset itself would not name them. Nothing is changed or counted;
     what would refuse the whole reset refuses this too (audited as ``access_denied``)."""
     event = EventType.ACCESS_DENIED
-    grants = await staff._manager_grants(caller, event, ACTION, loc)
-    au = staff._unit_of(grants, loc)
+    grants = await staff.manager_grants(caller, event, ACTION, loc)
+    au = staff.unit_of(grants, loc)
     if au is None:
-        await staff._refused(caller, event, "not_found", location=loc, action=ACTION)
+        await staff.refused(caller, event, "not_found", location=loc, action=ACTION)
     if Action.RESET_PASSWORD not in grants[loc]:
-        await staff._refused(caller, event, "forbidden", location=loc, action=ACTION)
+        await staff.refused(caller, event, "forbidden", location=loc, action=ACTION)
     canonical = user_ids({"userIds": list(ids)})
     if canonical is None:
-        await staff._refused(caller, event, "invalid_request", location=loc, action=ACTION)
+        await staff.refused(caller, event, "invalid_request", location=loc, action=ACTION)
     people = []
-    for snapshot in await bulk.fetch_targets(staff._ops, au, canonical):
+    for snapshot in await bulk.fetch_targets(staff.ops, au, canonical):
         if isinstance(snapshot, GraphError):
-            await staff._failed(caller, event, snapshot, location=loc)
+            await staff.failed(caller, event, snapshot, location=loc)
         if snapshot.is_member and snapshot.profile is not None:
             people.append(Selected(snapshot.user_id, snapshot.profile.display_name,
                                    snapshot.profile.user_principal_name))
@@ -140,18 +141,18 @@ async def selected(staff: StaffService, caller: Caller, loc: str,
 
 
 class _BulkReset:
-    def __init__(self, staff: StaffService, caller: Caller, loc: str) -> None:
+    def __init__(self, staff: StaffCheck, caller: Caller, loc: str) -> None:
         self.staff = staff
         self.caller = caller
         self.loc = loc
 
     async def _refuse_all(self, code: str) -> NoReturn:
-        await self.staff._refused(self.caller, EVENT, code, location=self.loc, action=ACTION)
+        await self.staff.refused(self.caller, EVENT, code, location=self.loc, action=ACTION)
 
     async def run(self, body: Any) -> list[ResetEntry]:
         staff, caller, loc = self.staff, self.caller, self.loc
-        grants = await staff._manager_grants(caller, EVENT, ACTION, loc)
-        au = staff._unit_of(grants, loc)
+        grants = await staff.manager_grants(caller, EVENT, ACTION, loc)
+        au = staff.unit_of(grants, loc)
         if au is None:
             await self._refuse_all("not_found")
         if Action.RESET_PASSWORD not in grants[loc]:
@@ -171,14 +172,14 @@ class _BulkReset:
     async def _check(self, people: Sequence[_Person], grants: Mapping[str, frozenset[Action]],
                      au: str) -> None:
         """Each person's live check (one round trip for all) and decision, audited each."""
-        snapshots = await bulk.fetch_targets(self.staff._ops, au, [p.user_id for p in people])
+        snapshots = await bulk.fetch_targets(self.staff.ops, au, [p.user_id for p in people])
         for person, snapshot in zip(people, snapshots, strict=True):
             try:
                 if isinstance(snapshot, GraphError):
-                    await self.staff._failed(self.caller, EVENT, snapshot, location=self.loc,
-                                             target_id=person.user_id)
+                    await self.staff.failed(self.caller, EVENT, snapshot, location=self.loc,
+                                            target_id=person.user_id)
                 person.snapshot = snapshot
-                await self.staff._decide(self.caller, grants, self.loc, ACTION, EVENT, snapshot)
+                await self.staff.decide(self.caller, grants, self.loc, ACTION, EVENT, snapshot)
             except ApiError as exc:
                 person.error = exc
                 continue
@@ -190,12 +191,12 @@ class _BulkReset:
         """One reset each from the manager's hourly limit, in the order asked: once it is
         spent, everyone after gets ``rate_limited`` (each audited)."""
         staff = self.staff
-        limit = staff._policy_in_force().policy.limits.password_resets_per_manager_per_hour
+        limit = staff.policy_in_force().policy.limits.password_resets_per_manager_per_hour
         for person in people:
             assert person.target is not None
             try:
-                await staff._take(self.caller, EVENT, f"reset:{self.caller.oid}", limit,
-                                  self.loc, person.target)
+                await staff.take(self.caller, EVENT, f"reset:{self.caller.oid}", limit,
+                                 self.loc, person.target)
             except ApiError as exc:
                 person.error = exc
 
@@ -204,7 +205,7 @@ class _BulkReset:
         had, each person is refused as a single reset would be (audited). (False, None):
         nobody can be reset."""
         staff, caller = self.staff, self.caller
-        delegation = staff._delegation
+        delegation = staff.delegation
         if delegation is None:
             return True, None
         try:
@@ -218,20 +219,20 @@ class _BulkReset:
                 assert person.target is not None
                 try:
                     if isinstance(exc, ReauthenticationRequired):
-                        await staff._refused(caller, EVENT, "reauthentication_required",
-                                             location=self.loc, target=person.target,
-                                             why=exc.why, reauth_url=reauth_url(caller))
-                    await staff._failed(caller, EVENT, exc, location=self.loc,
-                                        target=person.target)
+                        await staff.refused(caller, EVENT, "reauthentication_required",
+                                            location=self.loc, target=person.target,
+                                            why=exc.why, reauth_url=reauth_url(caller))
+                    await staff.failed(caller, EVENT, exc, location=self.loc,
+                                       target=person.target)
                 except ApiError as error:
                     person.error = error
             return False, None
 
     async def _change(self, people: Sequence[_Person]) -> None:
         """Passwords made, each record written, the changes sent together, each record
-        completed with its own outcome (StaffService._change, for many)."""
+        completed with its own outcome (StaffCheck.change, for many)."""
         staff, caller = self.staff, self.caller
-        rules = staff._policy_in_force().policy.password
+        rules = staff.policy_in_force().policy.password
         for person in people:
             snapshot = person.snapshot
             assert snapshot is not None and snapshot.profile is not None
@@ -244,7 +245,7 @@ class _BulkReset:
         sending = []
         for person in people:
             try:
-                person.pending = await staff._audit.begin(AuditEvent(
+                person.pending = await staff.audit.begin(AuditEvent(
                     request_id=caller.request_id, event=EVENT, actor=caller.principal,
                     outcome=Outcome.SUCCESS, target=person.target, location=self.loc,
                     detail=dict(DETAIL)))
@@ -258,16 +259,16 @@ class _BulkReset:
         outcomes: Sequence[bool | GraphError | None]
         try:
             if token is None:
-                outcomes = await bulk.reset_passwords(staff._ops.client, pairs)
+                outcomes = await bulk.reset_passwords(staff.ops.client, pairs)
             else:
                 outcomes = await bulk.reset_passwords_as_manager(
-                    staff._ops.client, pairs, token, wait_seconds=staff._operation_wait)
+                    staff.ops.client, pairs, token, wait_seconds=staff.operation_wait)
         except BaseException:
             # Cancelled (client gone, shutdown): the records stay "interrupted", as is true.
             for person in sending:
                 assert person.pending is not None
                 with contextlib.suppress(ApiError):
-                    await staff._finish(person.pending, Outcome.FAILED, "interrupted")
+                    await staff.finish(person.pending, Outcome.FAILED, "interrupted")
             raise
         for person, outcome in zip(sending, outcomes, strict=True):
             assert person.pending is not None
@@ -280,15 +281,15 @@ class _BulkReset:
         staff = self.staff
         assert person.pending is not None
         if isinstance(outcome, GraphError):
-            error, reason = staff._change_error(outcome)
+            error, reason = staff.change_error(outcome)
             result = Outcome.DENIED if error.code in ("not_found", "conflict", "forbidden",
                                                       "reauthentication_required") \
                 else Outcome.FAILED
-            await staff._finish(person.pending, result, reason, {"graphStatus": outcome.status})
+            await staff.finish(person.pending, result, reason, {"graphStatus": outcome.status})
             raise error
         person.confirmed = outcome is not False
         after = None if person.confirmed else {"operation": "unconfirmed"}
-        await staff._finish(person.pending, Outcome.SUCCESS, None, after)
+        await staff.finish(person.pending, Outcome.SUCCESS, None, after)
         assert person.target is not None
         # The person is told, as after a single reset (notify.py: off the request path).
         staff.notify_changed(self.caller, EVENT, self.loc, person.target,

@@ -15,7 +15,8 @@ from mystaff_proxy.errors import ApiError
 from mystaff_proxy.graph.operations import PhoneMethod
 from mystaff_proxy.graph.sign_in_methods import AccessPass
 from mystaff_proxy.staff.bulk_reset import ResetEntry, reset_passwords
-from mystaff_proxy.staff.service import PHONE_TYPES, Caller, LocationView
+from mystaff_proxy.staff.check import Caller
+from mystaff_proxy.staff.views import PHONE_TYPES, LocationView
 from mystaff_proxy.web.keys import REQUEST_ID, SESSION
 from mystaff_proxy.web.openapi import build_openapi
 from mystaff_proxy.web.services import SERVICES

@@ -48,11 +48,11 @@ from mystaff_proxy.phones import display_national
 from mystaff_proxy.policy.model import PassRules
 from mystaff_proxy.policy.passwords import grouped
 from mystaff_proxy.staff.bulk_reset import MAX_PEOPLE, ResetEntry, reset_passwords, selected
-from mystaff_proxy.staff.service import (
+from mystaff_proxy.staff.check import Caller
+from mystaff_proxy.staff.views import (
     PHONE_TYPES,
     SMS_NO_MOBILE_MESSAGE,
     SMS_REFUSALS,
-    Caller,
     LocationView,
     ProfileView,
 )
