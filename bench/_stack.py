@@ -37,7 +37,7 @@ from tests.e2e_support import Manager, client_ssl  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DEMO_TENANT = ROOT / "fake_graph" / "tenants" / "demo.yaml"
-DEMO_POLICY = ROOT / "policies" / "demo.yaml"
+DEMO_POLICY = ROOT / "mystaff_proxy" / "demo_files" / "demo.yaml"
 CLIENT_ID = "6d5ac1a4-5b8c-4f3e-9a60-1f0c2b7e3d11"  # the demo / generated tenants' proxy app
 CLIENT_SECRET = "demo-proxy-secret-not-for-production"
 SAM = ("sam.rivera@contoso.example", "Demo-Manager-1!")

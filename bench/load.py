@@ -80,7 +80,7 @@ def start_proxy(tmp: Path, fake_url: str, tenant_id: str, env: dict[str, str] | 
                 probe: Path | None = None, limit_window: float = 0,
                 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    policy = (ROOT / "policies" / "demo.yaml").read_text()
+    policy = (ROOT / "mystaff_proxy" / "demo_files" / "demo.yaml").read_text()
     policy = policy.replace("per_hour: 30", "per_hour: 100000").replace(
         "per_hour: 60", "per_hour: 100000")
     (tmp / "policy.yaml").write_text(policy)

@@ -24,19 +24,26 @@ import signal
 import socket
 import sys
 import tempfile
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from mystaff_proxy.config import Settings, config_from_mapping
-from mystaff_proxy.policy.model import Action, Policy, load_policy
+from mystaff_proxy.policy.model import Action, Policy
+from mystaff_proxy.policy.parse import load_policy
 from mystaff_proxy.web.app import init_app
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     from fake_graph.directory import Directory
 
-DEMO_POLICY = Path(__file__).resolve().parent.parent / "policies" / "demo.yaml"
+#: The demo policy: package data (a folder, not a module), so that an installed wheel runs the
+#: demo from any directory (README "Run the demo"). The demo tenant is fake_graph's package
+#: data likewise.
+DEMO_POLICY: Traversable = resources.files("mystaff_proxy") / "demo_files" / "demo.yaml"
 DEMO_CLIENT_ID = "6d5ac1a4-5b8c-4f3e-9a60-1f0c2b7e3d11"
 DEMO_CLIENT_SECRET = "demo-proxy-secret-not-for-production"
 #: The mailbox the demo's mails to staff come from ([notify] sender; docs/notifications.md).
@@ -58,10 +65,6 @@ IDENTITIES = ("app", "manager")
 #: no directory role.
 _WRITE_PERMISSIONS = {"User-PasswordProfile.ReadWrite.All": None,
                       "UserAuthenticationMethod.ReadWrite.All": "UserAuthenticationMethod.Read.All"}
-
-
-def _policy_path() -> Path:
-    return DEMO_POLICY
 
 
 def manager_roles(policy: Policy) -> list[tuple[str, str, str]]:
@@ -112,14 +115,15 @@ def add_sender_mailbox(directory: Directory) -> None:
 
 
 def demo_settings(*, public_url: str, fake_url: str, tenant_id: str, ca_file: str,
-                  audit_path: str, host: str, port: int, identity: str = "app") -> Settings:
+                  audit_path: str, host: str, port: int, policy_path: Path,
+                  identity: str = "app") -> Settings:
     return config_from_mapping({
         "server": {"host": host, "port": port, "public_url": public_url},
         "tenant": {"id": tenant_id, "authority_host": fake_url,
                    "graph_url": fake_url + "/v1.0", "ca_file": ca_file},
         "app": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET},
         "session": {"secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()},
-        "policy": {"path": str(_policy_path())},
+        "policy": {"path": str(policy_path)},
         "audit": {"path": audit_path},
         "graph": {"identity": identity},
         "notify": {"sender": DEMO_SENDER, "contact": "Pat at the IT helpdesk, "
@@ -169,38 +173,42 @@ async def running_demo(*, host: str = "127.0.0.1", port: int = 0,
     sock = _free_socket(host, port)
     actual_port = sock.getsockname()[1]
     public_url = f"http://{url_host(host)}:{actual_port}"
-    async with run_fake(tls_dir=tmp / "tls") as fake:
-        redirect = public_url + "/auth/callback"
+    # A file on disk for as long as the demo runs (the package's own file when installed
+    # unzipped, as pip does).
+    with resources.as_file(DEMO_POLICY) as policy_path:
+        async with run_fake(tls_dir=tmp / "tls") as fake:
+            redirect = public_url + "/auth/callback"
 
-        def allow_redirect() -> None:
-            app = fake.fake.directory.applications[DEMO_CLIENT_ID]
-            if redirect not in app.redirect_uris:
-                app.redirect_uris.append(redirect)
+            def allow_redirect() -> None:
+                app = fake.fake.directory.applications[DEMO_CLIENT_ID]
+                if redirect not in app.redirect_uris:
+                    app.redirect_uris.append(redirect)
 
-        allow_redirect()
-        fake.fake.on_reset.append(allow_redirect)
-        add_sender_mailbox(fake.fake.directory)
-        fake.fake.on_reset.append(lambda: add_sender_mailbox(fake.fake.directory))
-        if identity == "manager":
-            policy = load_policy(_policy_path())
+            allow_redirect()
+            fake.fake.on_reset.append(allow_redirect)
+            add_sender_mailbox(fake.fake.directory)
+            fake.fake.on_reset.append(lambda: add_sender_mailbox(fake.fake.directory))
+            if identity == "manager":
+                policy = load_policy(policy_path)
 
-            def manager_mode() -> None:
-                apply_manager_mode(fake.fake.directory, policy)
+                def manager_mode() -> None:
+                    apply_manager_mode(fake.fake.directory, policy)
 
-            manager_mode()
-            fake.fake.on_reset.append(manager_mode)
-        settings = demo_settings(public_url=public_url, fake_url=fake.url,
-                                 tenant_id=fake.tenant_id, ca_file=str(fake.ca_file),
-                                 audit_path=str(tmp / "audit.jsonl"), host=host,
-                                 port=actual_port, identity=identity)
-        runner = web.AppRunner(init_app(settings), access_log=None)
-        await runner.setup()
-        site = web.SockSite(runner, sock)
-        await site.start()
-        try:
-            yield public_url, fake, tmp
-        finally:
-            await runner.cleanup()
+                manager_mode()
+                fake.fake.on_reset.append(manager_mode)
+            settings = demo_settings(public_url=public_url, fake_url=fake.url,
+                                     tenant_id=fake.tenant_id, ca_file=str(fake.ca_file),
+                                     audit_path=str(tmp / "audit.jsonl"), host=host,
+                                     port=actual_port, policy_path=policy_path,
+                                     identity=identity)
+            runner = web.AppRunner(init_app(settings), access_log=None)
+            await runner.setup()
+            site = web.SockSite(runner, sock)
+            await site.start()
+            try:
+                yield public_url, fake, tmp
+            finally:
+                await runner.cleanup()
 
 
 def run_demo(*, host: str = "127.0.0.1", port: int = 8080, identity: str = "app") -> int:

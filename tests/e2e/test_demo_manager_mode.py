@@ -23,8 +23,8 @@ from mystaff_proxy.demo import banner_lines, running_demo
 AUTH = ROLE_TEMPLATES["Authentication Administrator"]
 HELPDESK = ROLE_TEMPLATES["Helpdesk Administrator"]
 UNITS = demo_tenant.UNITS
-# (manager, role, location) from policies/demo.yaml: manage_phone -> Authentication
-# Administrator, reset_password only -> Helpdesk Administrator.
+# (manager, role, location) from the demo policy, mystaff_proxy/demo_files/demo.yaml:
+# manage_phone -> Authentication Administrator, reset_password only -> Helpdesk Administrator.
 EXPECTED_ROLES = {
     ("sam.rivera@contoso.example", AUTH, "seattle"),
     ("sam.rivera@contoso.example", AUTH, "tacoma"),

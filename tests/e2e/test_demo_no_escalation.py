@@ -1,9 +1,10 @@
 """The outside test's escalation, replayed on the demo exactly as a new user runs it.
 
-``mystaff-proxy demo`` (fake_graph's demo tenant, ``policies/demo.yaml`` unchanged): Alex, a
-Seattle shift lead (reset_password only), tried to reset Sam, the store manager of Seattle and
-Tacoma (both actions), and to put a phone number on Sam's account. Every path answers
-``protected_user`` and leaves Sam's account as it was; Sam can still reset Alex.
+``mystaff-proxy demo`` (fake_graph's demo tenant, ``mystaff_proxy/demo_files/demo.yaml``
+unchanged): Alex, a Seattle shift lead (reset_password only), tried to reset Sam, the store
+manager of Seattle and Tacoma (both actions), and to put a phone number on Sam's account.
+Every path answers ``protected_user`` and leaves Sam's account as it was; Sam can still reset
+Alex.
 """
 
 from __future__ import annotations
