@@ -1,4 +1,5 @@
-"""``mystaff-proxy``: serve, demo, policy check, audit verify, audit find-phone (SPEC §4)."""
+"""``mystaff-proxy``: serve, demo, policy check, audit verify, audit find-phone
+(docs/configuration.md, command line)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The configuration file (SPEC §5), validated once at start into frozen, typed settings.
+"""The configuration file, validated once at start into frozen, typed settings.
+
+Every key, its default and its meaning: docs/configuration.md.
 
 Every problem is reported as ``NAME: [section] key: message`` (NAME = the path as given), all
 of them at once in ``ConfigError.errors``. Secrets in the environment win over the file:
@@ -6,12 +8,13 @@ of them at once in ``ConfigError.errors``. Secrets in the environment win over t
 is read by the CLI.) Relative paths (policy, audit, ca_file, certificate_path) are used as
 written, relative to the working directory.
 
-Keys beyond SPEC §5 (documented in config.example.toml): ``[server] log_level`` /
+Keys beyond the basic ones (all in config.example.toml): ``[server] log_level`` /
 ``signin_attempts_per_minute`` / ``metrics_token`` (or env ``MYSTAFF_METRICS_TOKEN``),
 ``[app] certificate_path`` / ``managed_identity`` / ``allowed_client_ids``,
-``[session] backend`` / ``redis_url`` /
-``account_recheck_seconds`` / ``revocations_path``, ``[graph] timeout_seconds`` /
-``retry_budget_seconds`` / ``max_retries``, ``[audit] phone_hash_key`` (or env
+``[session] backend`` / ``redis_url`` (or env ``MYSTAFF_REDIS_URL``) /
+``account_recheck_seconds`` / ``revocations_path``, ``[policy] remembered_ids_path``,
+``[graph] timeout_seconds`` / ``retry_budget_seconds`` / ``max_retries`` /
+``owners_refresh_seconds`` / ``identity``, ``[audit] phone_hash_key`` (or env
 ``MYSTAFF_AUDIT_PHONE_HASH_KEY``), ``[notify] sender`` / ``contact``.
 """
 

@@ -1,4 +1,5 @@
-"""The JSON API's error codes (SPEC §7.2), their HTTP statuses and user-facing messages.
+"""The JSON API's error codes, their HTTP statuses and user-facing messages (docs/api.md,
+error codes).
 
 ::
 
@@ -24,7 +25,8 @@ from mystaff_proxy.graph.exceptions import (
 )
 from mystaff_proxy.i18n import N_, gettext
 
-#: Every code the API answers with, in SPEC §7.2's order of precedence, and its HTTP status.
+#: Every code the API answers with, in its order of precedence (docs/api.md), and its HTTP
+#: status.
 #: ``upstream_unavailable`` is 503 by default; 502 and 504 are chosen by cause (see ``upstream``).
 CODES: Final[dict[str, int]] = {
     "unauthenticated": 401,

@@ -1,4 +1,4 @@
-"""The audit log (SPEC §9): one JSON line per event, on disk before the change is reported.
+"""The audit log (docs/audit.md): one JSON line per event, on disk before the change is reported.
 
 Each record is appended with ONE ``os.write`` of the whole line to a file opened with
 ``O_APPEND`` and then ``os.fsync``ed, before ``write`` returns; writers are serialized by a lock,

@@ -1,4 +1,5 @@
-"""Is the signed-in manager still in good standing with Entra? (SPEC §8.1, checked again.)
+"""Is the signed-in manager still in good standing with Entra? (Checked again on every
+request: docs/authorization.md.)
 
 A proxy session outlives the sign-in that created it, and a bearer token outlives the account
 that requested it: Entra keeps honouring an issued token until it expires (an hour or more).

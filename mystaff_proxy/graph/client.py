@@ -1,9 +1,10 @@
 """A small typed async Microsoft Graph client on aiohttp.
 
-Why not msgraph-sdk: it spends ~3.4 ms CPU per deserialized object (SPEC §3); this client
-hands plain dicts to the typed operations in ``operations.py`` and nothing else sees raw JSON.
+Why not msgraph-sdk: it spends ~3.4 ms CPU per deserialized object (docs/architecture.md);
+this client hands plain dicts to the typed operations in ``operations.py`` and nothing else
+sees raw JSON.
 
-Retries (SPEC §10): GET, PATCH and DELETE (and read-only ``$batch``) are retried on
+Retries (docs/graph-calls.md): GET, PATCH and DELETE (and read-only ``$batch``) are retried on
 429/503/504 and on connection errors, honouring ``Retry-After``, within ``retry_budget``
 seconds; a POST that changes something is never blindly repeated.
 """

@@ -1,4 +1,6 @@
-"""The Graph operations the proxy performs (SPEC §10), typed; nothing above sees raw JSON.
+"""The Graph operations the proxy performs, typed; nothing above sees raw JSON.
+
+Every call and the permission it needs: docs/graph-calls.md.
 
 Round trips are the manager's wait: everything one page view or one check needs goes out in
 one ``$batch`` (``fetch_target``), and a change is that check plus one call.
@@ -724,8 +726,8 @@ class GraphOperations:
         except GraphNotFound:
             # The caller's live check saw this phone moments ago, so 404 means it is gone: the
             # removal asked for is what happened. Usually it was this very request: a DELETE
-            # is sent again after a lost answer — by GraphClient (SPEC §10), and invisibly by
-            # aiohttp itself when a kept-alive connection drops (RFC 9112 §9.3.1) — and the
-            # repeat finds nothing. Reporting not_found would audit a removal that this
-            # manager made as refused (tests/e2e/test_fault_matrix.py).
+            # is sent again after a lost answer — by GraphClient (docs/graph-calls.md), and
+            # invisibly by aiohttp itself when a kept-alive connection drops (RFC 9112
+            # §9.3.1) — and the repeat finds nothing. Reporting not_found would audit a
+            # removal that this manager made as refused (tests/e2e/test_fault_matrix.py).
             return

@@ -1,8 +1,8 @@
-"""SPEC §8 as one pure decision over facts: no I/O, no clock, no Graph.
+"""The checks of docs/authorization.md as one pure decision over facts: no I/O, no clock.
 
 The web handler gathers the facts (the manager's grants from the resolved policy, the live
-``TargetSnapshot`` from Graph) and asks ``decide``. The checks run in SPEC §7.2's order and the
-first that applies answers:
+``TargetSnapshot`` from Graph) and asks ``decide``. The checks run in the API's order of
+precedence (docs/api.md, error codes) and the first that applies answers:
 
 1. the location is not one of the manager's               → ``not_found``
 2. membership unknown (Graph failed)                      → ``upstream_unavailable``
@@ -94,7 +94,7 @@ class TargetFacts:
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
-    code: str | None = None  # a SPEC §7.2 code when refused
+    code: str | None = None  # an API error code (docs/api.md) when refused
     why: str | None = None  # a short internal reason for logs / audit detail, never shown
 
 

@@ -1,7 +1,7 @@
 """The policy in force: loaded at start, reloaded when the file changes, UPNs resolved.
 
 A file that fails validation (or whose names cannot be resolved because Graph is down) is
-refused with a logged error and a metric, and the last good policy stays in force (SPEC §6).
+refused with a logged error and a metric, and the last good policy stays in force (docs/policy.md).
 """
 
 from __future__ import annotations

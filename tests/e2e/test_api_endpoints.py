@@ -1,4 +1,5 @@
-"""Every endpoint of SPEC §7.2 in its success case, over real sockets, checked on the fake."""
+"""Every endpoint of the JSON API (docs/api.md) in its success case, over real sockets,
+checked on the fake."""
 
 from __future__ import annotations
 

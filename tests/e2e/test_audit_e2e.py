@@ -1,8 +1,8 @@
-"""The audit log (SPEC §9) as the proxy writes it while serving real requests.
+"""The audit log (docs/audit.md) as the proxy writes it while serving real requests.
 
 Exactly one record per sign-in, sign-out, change and refusal (successful reads: none), with the
-fields of §9; and nowhere, neither in the audit file nor in the process output, a password, a
-token, a cookie or a full phone number.
+fields docs/audit.md lists; and nowhere, neither in the audit file nor in the process output,
+a password, a token, a cookie or a full phone number.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ DETAIL_KEYS = {"phoneType", "phoneLast2", "previousPhoneLast2", "phoneHash",
 
 
 def check_fields(record: dict[str, Any]) -> None:
-    """The shape SPEC §9 gives every record."""
+    """The shape docs/audit.md gives every record."""
     assert TIME.match(record["time"]), record
     assert re.fullmatch(r"[0-9a-f]{32}", record["requestId"])
     assert record["event"] in EVENTS

@@ -1,5 +1,5 @@
 """The audit log full or unwritable, end to end: changes are refused and never reach Graph
-(SPEC §9: never a change without its record); reads go on; it recovers by itself.
+(docs/audit.md: never a change without its record); reads go on; it recovers by itself.
 
 A full disk is the kernel's own ENOSPC: the audit path is pointed at ``/dev/full`` (open
 succeeds, every write fails with "No space left on device"), by replacing the file with a

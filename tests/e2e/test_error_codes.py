@@ -1,4 +1,4 @@
-"""Every error code of SPEC §7.2, over real sockets, and the order in which they are checked.
+"""Every error code of docs/api.md, over real sockets, and the order in which they are checked.
 
 unauthenticated → csrf_failed → insufficient_permissions → not_found → forbidden / protected_user
 → invalid_request / invalid_phone_number / password_rejected → rate_limited → Graph's answer.
@@ -449,7 +449,7 @@ async def test_rate_limit_counts_failed_changes_and_comes_before_conflict(
         before = snapshot(stack)
         await expect(m, "DELETE", f"{NORTH}/{STAFF1}/phone-methods/mobile", None, 429,
                      "rate_limited")
-        # rate_limited comes before a conflict (SPEC §7.2's order)
+        # rate_limited comes before a conflict (docs/api.md's order)
         await expect(m, "POST", f"{NORTH}/{STAFF1}/phone-methods",
                      {"phoneType": "mobile", "phoneNumber": "2065550100"}, 429, "rate_limited")
         assert snapshot(stack) == before

@@ -72,7 +72,7 @@ KINDS: dict[str, dict[str, Any]] = {
     "reset": {"kind": "reset"},
     "malformed": {"kind": "malformed"},
 }
-# The proxy's answer for a persistent fault of each kind on a Graph call (SPEC §7.2,
+# The proxy's answer for a persistent fault of each kind on a Graph call (docs/api.md,
 # errors.from_graph_error): throttling and 5xx are "unavailable", Graph's own 504 and a call
 # that did not answer in time are "timeout", an answer that cannot be read is "bad gateway".
 GRAPH_STATUS = {"429": 503, "500": 503, "503": 503, "504": 504, "timeout": 504, "reset": 503,
@@ -350,7 +350,7 @@ UNAUDITED = {
                         "(access_denied, outcome failed, reason upstream_unavailable).",
 }
 KEYS_BUG = ("\nAGAIN(bearer.py JwksCache._refresh + api_views.authenticate): the tenant's keys "
-            "could not be fetched, which is the identity platform failing (SPEC §7.2: "
+            "could not be fetched, which is the identity platform failing (docs/api.md: "
             "upstream_unavailable), not an invalid token (401 makes clients drop good tokens).")
 
 
@@ -495,7 +495,7 @@ async def test_a_post_that_cannot_be_read_back(patient: Ctx) -> None:
     assert (record["event"], record["outcome"]) == ("phone_added", "failed")
 
 
-# -- transient faults: retried where SPEC §10 says so ------------------------------------------
+# -- transient faults: retried where docs/graph-calls.md says so -----------------------------
 
 TRANSIENT = [
     ("reset_password", "batch"), ("reset_password", "batch.member"),
@@ -524,7 +524,7 @@ async def test_a_transient_fault_on_an_idempotent_call_is_retried(
     if action.change:
         assert [(r["event"], r["outcome"]) for r in records] == [(action.event, "success")]
     else:
-        assert records == []  # a successful read is not audited (SPEC §9)
+        assert records == []  # a successful read is not audited (docs/audit.md)
 
 
 @pytest.mark.parametrize("status", [429, 503, 504])

@@ -1,4 +1,4 @@
-"""/healthz, /readyz and /metrics (SPEC §7.4)."""
+"""/healthz, /readyz and /metrics (docs/api.md, operations)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The policy file is watched: a change takes effect within seconds, a broken file is refused
-and the last good policy stays in force (SPEC §6), with the failure counted in /metrics."""
+and the last good policy stays in force (docs/policy.md), with the failure counted in /metrics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Sessions (SPEC §7.1): cookie flags, a new session at each sign-in, sign-out that holds."""
+"""Sessions (docs/api.md, sign-in): cookie flags, a new session at each sign-in, sign-out
+that holds."""
 
 from __future__ import annotations
 

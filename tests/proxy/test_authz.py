@@ -1,4 +1,4 @@
-"""The evaluation table of SPEC §8 / §7.2: every rule, and the order in which they answer."""
+"""The checks of docs/authorization.md: every rule, and the order in which they answer."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Authorization facts are read live (ASVS 8.3.2): a change in the directory takes effect at
 the very next request of an already signed-in manager, never from anything cached in the
 session, the browser or an earlier page. (Policy file changes: tests/e2e/test_policy_reload.py;
-a manager's group memberships are the one fact kept up to five minutes, SPEC §8.2.)"""
+a manager's group memberships are the one fact kept up to five minutes,
+docs/authorization.md.)"""
 
 from __future__ import annotations
 

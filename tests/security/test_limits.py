@@ -125,7 +125,7 @@ async def test_a_1_mb_body_is_refused_and_changes_nothing(stack: Stack) -> None:
                                      headers={"Content-Type": content_type,
                                               "X-CSRF-Token": m.csrf}) as resp:
             answer = await resp.json()
-            # The API answers in its own error model (SPEC 7.2 has no 413 code): reading
+            # The API answers in its own error model (docs/api.md has no 413 code): reading
             # stops at the limit (16 KB) and the request is refused as invalid_request,
             # after authorization, so the answer says nothing about the target.
             assert (resp.status, error_code(answer)) == (400, "invalid_request"), (method, path)
