@@ -76,7 +76,8 @@ class RunningFake:
         """A ``requests.Session`` trusting the fake, immune to the ambient CA variables.
 
         ``trust_env=False`` because ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` would otherwise
-        override ``verify`` (client-libraries-facts §1.4). Pass it to MSAL as ``http_client``.
+        override ``verify`` (requests' ``Session.merge_environment_settings``). Pass it to MSAL
+        as ``http_client``.
         """
         import requests
 

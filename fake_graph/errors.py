@@ -1,7 +1,7 @@
 """Error bodies shaped exactly like Microsoft's, built in one place.
 
 Graph: ``{"error": {"code", "message", "innerError": {"date", "request-id", "client-request-id"}}}``
-(reference/graph-and-entra-facts.md §3). Entra token/authorize errors:
+(https://learn.microsoft.com/graph/errors). Entra token/authorize errors:
 ``{"error", "error_description": "AADSTSnnnn: ...\\r\\nTrace ID: ...", "error_codes": [n], ...}``.
 """
 

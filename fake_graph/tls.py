@@ -1,6 +1,7 @@
 """TLS for the fake: a generated CA, a server certificate for loopback, and client trust.
 
-MSAL and azure-identity refuse plain-http authorities (client-libraries-facts §1.1, §2.1), so
+MSAL and azure-identity refuse plain-http authorities (MSAL's ``canonicalize`` in
+``msal/authority.py``; azure-identity's ``normalize_authority``), so
 the fake serves HTTPS with its own CA. Keys are RSA 2048: requests (MSAL, sync azure-identity),
 aiohttp (aio azure-identity) and httpx (msgraph-sdk) all accept them, and client *assertion*
 certificates must be RSA anyway (RS256 / PS256).
@@ -8,7 +9,8 @@ certificates must be RSA anyway (RS256 / PS256).
 Trusting the fake: pass ``ca.pem`` explicitly (``verify=`` / ``connection_verify=`` /
 an ``httpx`` or ``ssl`` context), or build a bundle (system CAs + fake CA) with ``ca_bundle``
 and export ``trust_env(bundle)``. The machine's ambient ``REQUESTS_CA_BUNDLE`` /
-``CURL_CA_BUNDLE`` override a requests ``verify=`` argument (facts §1.4), which is why the
+``CURL_CA_BUNDLE`` override a requests ``verify=`` argument (requests'
+``Session.merge_environment_settings``), which is why the
 bundle helper exists.
 """
 
@@ -186,7 +188,8 @@ def ca_bundle(files: TlsFiles, system_bundle: Path = SYSTEM_BUNDLE) -> Path:
 def trust_env(bundle: str | Path) -> dict[str, str]:
     """Environment variables that make requests, aiohttp and httpx all trust ``bundle``.
 
-    ``SSL_CERT_FILE`` only reaches aiohttp if set before aiohttp is imported (facts §2.4):
+    ``SSL_CERT_FILE`` only reaches aiohttp if set before aiohttp is imported (aiohttp builds its
+    default SSL context at import):
     apply these to a child process's environment, not to a running interpreter.
     """
     path = str(bundle)

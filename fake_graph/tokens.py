@@ -1,6 +1,8 @@
 """Signing keys and tokens of the fake identity platform (RS256, served as JWKS with ``kid``).
 
-Token shapes follow what Entra issues (reference/graph-and-entra-facts.md §4.5):
+Token shapes follow what Entra issues
+(https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference,
+https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference):
 - Graph access tokens are v1.0 tokens: ``iss`` ``https://sts.windows.net/{tid}/``, ``aud``
   ``https://graph.microsoft.com``, ``appid``, and ``roles`` (app) or ``scp`` (delegated).
 - ID tokens and access tokens for an app's own API are v2.0 tokens: ``iss``

@@ -61,7 +61,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
 
 #: ``[graph] identity`` values the demo runs with.
 IDENTITIES = ("app", "manager")
-#: What manager mode leaves the demo app: its reads (graph-and-entra-facts §2.4, §2.5), and
+#: What manager mode leaves the demo app: its reads (docs/manager-mode.md, its first table), and
 #: no directory role.
 _WRITE_PERMISSIONS = {"User-PasswordProfile.ReadWrite.All": None,
                       "UserAuthenticationMethod.ReadWrite.All": "UserAuthenticationMethod.Read.All"}

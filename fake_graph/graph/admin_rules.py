@@ -1,17 +1,23 @@
 """Which directory roles let a principal reset a password or manage authentication methods of
-which target (graph-and-entra-facts §1.4, §1.5, §2.4, §2.5).
+which target (docs/fake_graph_manager_mode.md, "Who may change whom"; sources below).
 
-- The §1.5 matrix decides, from the target's roles, which actor roles may reset its password.
-  A target's roles count at any scope, directly or through role-assignable groups; being a
-  member of a role-assignable group alone makes the target privileged (only PAA / GA).
-- A tenant-wide actor role applies to every target the matrix allows.
+- Microsoft's who-can-reset-whom table decides, from the target's roles, which actor roles may
+  reset its password. A target's roles count at any scope, directly or through role-assignable
+  groups; being a member of a role-assignable group alone makes the target privileged (only
+  PAA / GA).
+- A tenant-wide actor role applies to every target the table allows.
 - An AU-scoped actor role applies only to direct members of that AU who are not admins (hold no
-  role at any scope and are in no role-assignable group) (§1.4).
+  role at any scope and are in no role-assignable group).
 - Managing authentication methods (phones): Authentication Administrator (the same targets as
   its password column), Privileged Authentication Administrator and Global Administrator.
   Reading them also: Global Reader.
 - Only active role assignments count: a PIM eligibility (``Directory.role_eligibilities``) backs
   nothing until it is activated.
+
+Sources (Learn): the table, "Privileged roles and permissions in Microsoft Entra ID",
+https://learn.microsoft.com/entra/identity/role-based-access-control/privileged-roles-permissions;
+scoped roles, "Administrative units in Microsoft Entra ID",
+https://learn.microsoft.com/entra/identity/role-based-access-control/administrative-units.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ AUTH_POLICY = ROLE_TEMPLATES["Authentication Policy Administrator"]
 
 _ALL_RESETTERS = frozenset({PASSWORD, HELPDESK, AUTH, UA, PAA, GA})
 _PRIVILEGED_ONLY = frozenset({PAA, GA})
-# Target role -> actor roles that may reset that target's password (facts §1.5).
+# Target role -> actor roles that may reset that target's password (the table above).
 _RESETTERS: dict[str, frozenset[str]] = {
     ROLE_TEMPLATES["Directory Readers"]: _ALL_RESETTERS,
     ROLE_TEMPLATES["Guest Inviter"]: _ALL_RESETTERS,

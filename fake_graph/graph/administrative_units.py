@@ -1,8 +1,9 @@
 """``/directory/administrativeUnits``: list, get, members (+ casts, ``$ref``, one member) and
-scopedRoleMembers (graph-and-entra-facts §2.1). Real Graph v1.0 serves AUs only under
-``/directory``; so does the fake.
+scopedRoleMembers (https://learn.microsoft.com/graph/api/resources/administrativeunit). Real Graph
+v1.0 serves AUs only under ``/directory``; so does the fake.
 
-A group in a unit is a member object itself: its members are not expanded (§1.10).
+A group in a unit is a member object itself: its members are not expanded (Learn:
+https://learn.microsoft.com/entra/identity/role-based-access-control/admin-units-members-add).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def _unit_property(unit: AdministrativeUnit, name: str) -> Any:
 async def list_units(req: GraphRequest) -> GraphResponse:
     require(req.caller, permissions.READ_UNITS)
     q = req.odata
-    # "$filter (eq only)" on this list (facts §2.1).
+    # "$filter (eq only)" on this list
+    # (https://learn.microsoft.com/graph/api/directory-list-administrativeunits).
     odata.check_properties(q, filterable=UNIT_FILTERABLE, searchable=UNIT_SEARCHABLE,
                            type_name="AdministrativeUnit",
                            filter_ops=("eq", "in", "and", "or", "startswith", "ne", "not"))
@@ -57,7 +59,8 @@ def _members_readable(req: GraphRequest, unit: AdministrativeUnit) -> None:
             permissions.READ_HIDDEN_MEMBERS.satisfied_by(req.caller)
             or (not req.caller.app_only
                 and indexes.is_direct_member(unit, req.caller.object_id))):
-        # Hidden membership: only members, or callers with Member.Read.Hidden (facts §2.1).
+        # Hidden membership: only members, or callers with Member.Read.Hidden
+        # (https://learn.microsoft.com/graph/api/administrativeunit-list-members).
         raise access_denied()
 
 
@@ -74,7 +77,8 @@ async def list_member_refs(req: GraphRequest) -> GraphResponse:
 
 
 async def get_member(req: GraphRequest) -> GraphResponse:
-    """200 with the object if it is a DIRECT member; otherwise 404 (facts §6.5: likely).
+    """200 with the object if it is a DIRECT member; otherwise 404 (Graph documents only the 200:
+    https://learn.microsoft.com/graph/api/administrativeunit-get-members; 404 is the likely answer).
 
     ``.../members/{id}/microsoft.graph.user`` (msgraph-sdk's only way to read one member) also
     answers 404 when the member is of another type.

@@ -1,21 +1,23 @@
 """``/users/{id}/authentication``: methods, phoneMethods (incl. SMS sign-in on/off) and
-resetPassword with its long-running operation (graph-and-entra-facts §2.4, §2.5).
+resetPassword with its long-running operation
+(https://learn.microsoft.com/graph/api/authenticationmethod-resetpassword,
+https://learn.microsoft.com/graph/api/resources/phoneauthenticationmethod).
 
 Documented rules enforced: the phone number format ``+{cc} {number}[x{ext}]``; one phone per
 type; ``alternateMobile`` needs a ``mobile``; a phone's type cannot change; ``mobile`` cannot be
 deleted while an ``alternateMobile`` exists; ``smsSignInState`` must not be sent; fixed method
-ids. Graph does not document the error codes of these refusals (§6.1); the fake answers
+ids. Graph does not document the error codes of these refusals; the fake answers
 - a malformed body or number: ``400 invalidRequest``;
 - a type the user already has, ``alternateMobile`` without ``mobile``, deleting ``mobile``
   while ``alternateMobile`` exists: ``409 conflict`` (the state of the user forbids it);
 - an unknown method id or a type the user does not have: ``404 itemNotFound``.
 Clients should rely on the status class (and read the phones first), not on these codes.
 
-Permissions: app-only tokens need only the application permission (the facts list directory
-roles for delegated callers); delegated callers also need a role: Authentication Administrator
-for non-admin targets, Privileged Authentication Administrator / Global Administrator for all
-(AU-scoped roles for direct non-admin members of the unit). Self-service through
-``/users/{own id}`` is refused (403), as the 2025 pages say it is not supported.
+Permissions: app-only tokens need only the application permission (the Learn pages list directory
+roles for delegated callers); delegated callers also need a role: Authentication Administrator for
+non-admin targets, Privileged Authentication Administrator / Global Administrator for all (AU-scoped
+roles for direct non-admin members of the unit). Self-service through ``/users/{own id}`` is refused
+(403), as the 2025 pages say it is not supported.
 
 SMS sign-in (Learn: "phoneAuthenticationMethod: enableSmsSignIn",
 https://learn.microsoft.com/graph/api/phoneauthenticationmethod-enablesmssignin; the states:
@@ -33,10 +35,10 @@ still answers 204 with ``phoneNumberNotUnique``. Adding a ``mobile`` for a user 
 allows registers it at once ("the system will attempt to register the number": Learn, "Create
 phoneMethod"), as does changing the number of a registered one.
 
-resetPassword is delegated-only ("Application: not supported", §2.4a): app-only tokens get
-``403 Authorization_RequestDenied``; so is reading its operation, which only Global
-Administrator, Global Reader and (Privileged) Authentication Administrator may do for another
-user (docs/fake_graph_manager_mode.md). Operations live in ``operations``.
+resetPassword is delegated-only ("Application: not supported" on its Learn page): app-only tokens
+get ``403 Authorization_RequestDenied``; so is reading its operation, which only Global
+Administrator, Global Reader and (Privileged) Authentication Administrator may do for another user
+(docs/fake_graph_manager_mode.md). Operations live in ``operations``.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 to ``microsoft.graph.group`` / ``directoryRole`` / ``administrativeUnit``; and ``/groups``.
 
 directoryRole entries are tenant-wide roles only (an AU-scoped assignment is not a directoryRole
-membership, facts §2.1). A role held by a role-assignable group shows in the members'
-``transitiveMemberOf`` but not in their ``memberOf``. ``transitiveMemberOf`` follows containment:
-a unit that contains a group the user is in is listed too (only direct members are *in scope*
-of a unit's roles, but the object is transitively contained).
+membership: https://learn.microsoft.com/graph/api/resources/directoryrole). A role held by a
+role-assignable group shows in the members' ``transitiveMemberOf`` but not in their ``memberOf``.
+``transitiveMemberOf`` follows containment: a unit that contains a group the user is in is listed
+too (only direct members are *in scope* of a unit's roles, but the object is transitively
+contained).
 """
 
 from __future__ import annotations

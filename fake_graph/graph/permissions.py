@@ -1,7 +1,7 @@
 """Permission checks from the token: app-only ``roles`` or delegated ``scp``.
 
 Each endpoint names every permission that satisfies it (the least privileged one and the broader
-ones Graph documents: graph-and-entra-facts §2). Missing all of them is
+ones Graph documents in each endpoint's Learn page, "Permissions"). Missing all of them is
 ``403 Authorization_RequestDenied``, "Insufficient privileges to complete the operation."
 """
 
@@ -53,14 +53,16 @@ READ_UNITS = needs(("AdministrativeUnit.Read.All", "AdministrativeUnit.ReadWrite
                     *_DIR_READ, *_AS_USER))
 READ_ROLES = needs(("RoleManagement.Read.Directory", "RoleManagement.Read.All",
                     "RoleManagement.ReadWrite.Directory", *_DIR_READ))
-# memberOf / transitiveMemberOf of users and groups (facts §2.2).
+# memberOf / transitiveMemberOf of users and groups
+# (https://learn.microsoft.com/graph/api/user-list-memberof).
 READ_MEMBERSHIPS = needs(
     (*_DIR_READ, "GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All",
      "Group.ReadWrite.All"),
     ("User.Read.All", "User.ReadWrite.All", *_DIR_READ, "GroupMember.Read.All",
      "Group.Read.All", *_AS_USER),
 )
-# Objects of a type the caller cannot read come back with only @odata.type and id (§2.1).
+# Objects of a type the caller cannot read come back with only @odata.type and id
+# (https://learn.microsoft.com/graph/api/administrativeunit-list-members, "limited information").
 READ_HIDDEN_MEMBERS = needs(("Member.Read.Hidden",))
 
 WRITE_USER = needs(("User.ReadWrite.All", "Directory.ReadWrite.All"),
@@ -91,7 +93,8 @@ DELETE_OWN_TAP_METHODS = WRITE_TAP_METHODS | needs((), _TAP_SELF)
 # Policy.Read.All on the older pages, Policy.Read.AuthenticationMethod on the newer).
 READ_AUTH_METHODS_POLICY = needs(("Policy.Read.All", "Policy.Read.AuthenticationMethod",
                                   "Policy.ReadWrite.AuthenticationMethod"))
-# resetPassword and its operation: "Application: not supported" (facts §2.4a).
+# resetPassword and its operation: "Application: not supported"
+# (https://learn.microsoft.com/graph/api/authenticationmethod-resetpassword).
 RESET_PASSWORD = needs((), _AUTH_RW)
 # Learn "Get longRunningOperation": another user's needs the .All scopes, one's own any of them.
 READ_OPERATIONS = needs((), ("UserAuthenticationMethod.Read.All", *_AUTH_RW))

@@ -1,5 +1,6 @@
 """Directory roles: ``/roleManagement/directory/roleAssignments`` and ``roleDefinitions``,
-``/directoryRoles`` (graph-and-entra-facts §2.1, §2.2).
+``/directoryRoles`` (https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignments,
+https://learn.microsoft.com/graph/api/resources/directoryrole).
 
 roleAssignments lists direct assignments only (a user's roles through a role-assignable group
 are assignments of the group; the transitive variant is beta-only). ``$filter`` supports ``eq``
@@ -139,7 +140,8 @@ def _find_role(req: GraphRequest) -> str:
 
 
 async def list_directory_roles(req: GraphRequest) -> GraphResponse:
-    """directoryRoles don't page (facts §3): one response with every activated role."""
+    """directoryRoles don't page (https://learn.microsoft.com/graph/paging): one response with
+    every activated role."""
     require(req.caller, permissions.READ_ROLES)
     select = req.odata.select
     body = {"@odata.context": req.context_url("directoryRoles"),
@@ -155,7 +157,8 @@ async def get_directory_role(req: GraphRequest) -> GraphResponse:
 
 
 async def directory_role_members(req: GraphRequest) -> GraphResponse:
-    """Tenant-wide holders only; AU-scoped holders are ``scopedMembers`` (facts §2.1)."""
+    """Tenant-wide holders only; AU-scoped holders are ``scopedMembers``
+    (https://learn.microsoft.com/graph/api/resources/directoryrole)."""
     require(req.caller, permissions.READ_ROLES)
     template = _find_role(req)
     holders = list(dict.fromkeys(

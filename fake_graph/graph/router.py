@@ -1,8 +1,8 @@
 """A tiny router for the ``/v1.0`` resources: method + path template -> handler.
 
 Paths are normalised the way real Graph tolerates them before matching:
-- duplicate slashes merged (msgraph-sdk sends ``/v1.0//users/...``: client-libraries-facts
-  §3.1);
+- duplicate slashes merged (msgraph-sdk sends ``/v1.0//users/...``: httpx gives ``base_url``
+  a trailing slash and the SDK's URL templates add another);
 - a trailing slash dropped;
 - key segments ``users('x@y')`` rewritten to ``users/x@y``;
 - OData casts accepted as ``microsoft.graph.user`` and the short ``graph.user`` (msgraph-sdk's

@@ -1,9 +1,9 @@
 """Directory objects as Graph JSON.
 
-Every directory object carries ``@odata.type`` (msgraph-sdk picks the model class from it:
-client-libraries-facts §3.3). Users return Graph's default property set unless ``$select`` names
-others (graph-and-entra-facts §2.3). ``password`` is never serialised: ``passwordProfile`` reads
-back as null, as on real Graph.
+Every directory object carries ``@odata.type`` (msgraph-sdk picks the model class from it; without
+it an item is a bare ``DirectoryObject``). Users return Graph's default property set unless
+``$select`` names others (https://learn.microsoft.com/graph/api/user-get). ``password`` is never
+serialised: ``passwordProfile`` reads back as null, as on real Graph.
 """
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ def _shape(obj: DirectoryObject) -> tuple[dict[str, Callable[[Any], Any]], Seque
 
 def render(obj: DirectoryObject, select: Sequence[str] | None = None, strict: bool = False,
            limited: bool = False) -> dict[str, Any]:
-    """One directory object; ``limited``: the caller may not read this type (facts §2.1)."""
+    """One directory object; ``limited``: the caller may not read this type (Graph's "limited
+    information": https://learn.microsoft.com/graph/api/administrativeunit-list-members)."""
     props, default, type_name = _shape(obj)
     names = select_props(select, default, props, type_name, strict)
     out: dict[str, Any] = {"@odata.type": obj.odata_type}

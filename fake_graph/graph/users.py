@@ -1,11 +1,11 @@
 """``/users``: list (paging, ``$filter``, ``$search``), get by id or UPN, update (PATCH),
 ``revokeSignInSessions``.
 
-PATCH refuses keys it does not know, including the snake_case keys msgraph-sdk's backing store
-sends when a property is set to None after construction (``{"mobile_phone": null}``,
-client-libraries-facts §3.3). How real Graph treats those is unverified; refusing them (400
-``Request_BadRequest``, "Property 'x' does not exist as a declared property or extension
-property.") makes the mistake visible in tests instead of silently ignoring a clear.
+PATCH refuses keys it does not know, including the snake_case keys msgraph-sdk's backing store sends
+when a property is set to None after construction (``{"mobile_phone": null}``: kiota's
+``backing_store_serialization_writer_proxy_factory.py``). How real Graph treats those is unverified;
+refusing them (400 ``Request_BadRequest``, "Property 'x' does not exist as a declared property or
+extension property.") makes the mistake visible in tests instead of silently ignoring a clear.
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ def _authorize_patch(req: GraphRequest, target: User, changes: dict[str, Any],
     if profile is not None:
         require(caller, permissions.WRITE_PASSWORD_PROFILE)
         # App-only too: the app's service principal needs a role that may reset THIS target
-        # (facts §2.4b properties table: such an app holds a role like User Administrator).
+        # (https://learn.microsoft.com/graph/api/user-update, passwordProfile: such an app holds a
+        # role like User Administrator).
         if not admin_rules.may_reset_password(directory, actor, target.id):
             raise access_denied()
     phones = _PHONE_FIELDS & changes.keys()

@@ -1,6 +1,7 @@
 """Client authentication at the token endpoint: secret (body or Basic) or certificate assertion.
 
-Assertions (RFC 7523 + Entra's rules, client-libraries-facts §2.5, graph-and-entra-facts §4.4):
+Assertions (RFC 7523 + Entra's rules,
+https://learn.microsoft.com/entra/identity-platform/certificate-credentials):
 RS256 with ``x5t`` (SHA-1 thumbprint; MSAL and sync azure-identity) or PS256 with ``x5t#S256``
 (aio azure-identity, MSAL given a SHA-256 thumbprint); ``aud`` = the token endpoint URL;
 ``iss`` = ``sub`` = client id; ``exp`` required and checked.

@@ -1,7 +1,9 @@
 """Discovery: OpenID configuration (v2.0 and v1.0), JWKS, instance and user-realm discovery.
 
-Shapes follow Entra's recorded responses (graph-and-entra-facts §4.1-4.2) with the fake's own
-https URLs, so MSAL and azure-identity follow them to the fake. A tenant named by its domain is
+Shapes follow Entra's responses (the OpenID configuration:
+https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc; instance discovery: the
+fields MSAL Python's ``msal/authority.py`` reads) with the fake's own https URLs, so MSAL and
+azure-identity follow them to the fake. A tenant named by its domain is
 answered with its GUID endpoints, as Entra does; ``common`` and ``organizations`` get the
 literal ``{tenantid}`` issuer template.
 """
@@ -98,7 +100,7 @@ async def keys(request: web.Request) -> web.Response:
 
 
 async def instance_discovery(request: web.Request) -> web.Response:
-    """Only reached with MSAL's ``instance_discovery="<url>"`` (facts §1.2)."""
+    """Only reached with MSAL's ``instance_discovery="<url>"`` (else login.microsoftonline.com)."""
     fake = request.app[FAKE]
     endpoint = request.query.get("authorization_endpoint", "")
     # MSAL sends https://{host}/{tenant}/oauth2/v2.0/authorize (port dropped): take the tenant.

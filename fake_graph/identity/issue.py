@@ -1,9 +1,9 @@
 """Token responses, built the same way for every grant that signs a user in.
 
-Fields (graph-and-entra-facts §4.4): ``token_type``, ``scope``, ``expires_in``,
-``ext_expires_in``, ``access_token``; ``refresh_token`` with ``offline_access``; ``id_token``
-with ``openid``; ``client_info`` when the client sent ``client_info=1`` (MSAL does, and builds
-its account id from it).
+Fields (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow):
+``token_type``, ``scope``, ``expires_in``, ``ext_expires_in``, ``access_token``; ``refresh_token``
+with ``offline_access``; ``id_token`` with ``openid``; ``client_info`` when the client sent
+``client_info=1`` (MSAL does, and builds its account id from it).
 
 ``auth_time`` (when the user last entered their credentials, not when single sign-on or a
 refresh answered) is an optional claim, as in Entra: in the ID token when the client app's

@@ -1,8 +1,8 @@
 """Protocol pieces every identity endpoint shares: errors, the ``{tenant}`` path segment, URLs.
 
-Errors are Entra's (graph-and-entra-facts §4.4): ``{"error", "error_description":
-"AADSTSnnnn: ...", "error_codes": [n], ...}``; ``OAuthError`` carries one until the handler turns
-it into a response with ``errors.entra_error``.
+Errors are Entra's (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow,
+"Error response"): ``{"error", "error_description": "AADSTSnnnn: ...", "error_codes": [n], ...}``;
+``OAuthError`` carries one until the handler turns it into a response with ``errors.entra_error``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from ..directory import Directory
 from ..errors import entra_error
 from ..state import FAKE, FakeGraph
 
-# Tenant aliases Entra accepts in place of a tenant id or domain (graph-and-entra-facts §4).
+# Tenant aliases Entra accepts in place of a tenant id or domain
+# (https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc).
 MULTI_TENANT = frozenset({"common", "organizations"})
 
 

@@ -1,10 +1,12 @@
 """The ``scope`` parameter: OpenID scopes plus the scopes of exactly one resource.
 
-Entra's rules (graph-and-entra-facts §4.3-4.4): a bare scope name (``User.Read``) means
-Microsoft Graph; ``https://graph.microsoft.com/X`` is Graph too; ``api://{client_id}/X`` and
+Entra's rules (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow,
+https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow and
+https://learn.microsoft.com/entra/identity-platform/scopes-oidc): a bare scope name (``User.Read``)
+means Microsoft Graph; ``https://graph.microsoft.com/X`` is Graph too; ``api://{client_id}/X`` and
 ``{client_id}/X`` are an app's own API; scopes of two resources in one request are refused
-(AADSTS28000); ``.default`` stands for everything granted and is not combined with other scopes
-of the same resource.
+(AADSTS28000); ``.default`` stands for everything granted and is not combined with other scopes of
+the same resource.
 """
 
 from __future__ import annotations

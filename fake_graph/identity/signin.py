@@ -1,9 +1,10 @@
 """``GET``/``POST /{tenant}/oauth2/v2.0/authorize``: the sign-in page and the code it issues.
 
-Order of checks follows Entra (graph-and-entra-facts §4.3): the tenant, the client and the
-redirect URI are checked first and shown as an error page — never redirected, so an attacker
-cannot use the fake as an open redirector (AADSTS50011). Every later problem is sent back to
-the (now trusted) redirect URI as ``error``/``error_description``/``state``.
+Order of checks follows Entra
+(https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow): the tenant, the
+client and the redirect URI are checked first and shown as an error page — never redirected, so an
+attacker cannot use the fake as an open redirector (AADSTS50011). Every later problem is sent back
+to the (now trusted) redirect URI as ``error``/``error_description``/``state``.
 
 Single sign-on, as Entra: a sign-in with the form sets a session cookie (``ESTSAUTH``: Secure,
 HttpOnly, SameSite=None), and a later authorization request from the same browser is answered

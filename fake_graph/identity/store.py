@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..directory import User
 from ..state import FakeGraph
 
-CODE_LIFETIME = 600  # Entra: "valid about 10 minutes" (graph-and-entra-facts §4.3)
+CODE_LIFETIME = 600  # Entra's codes last about 10 minutes (Learn: v2-oauth2-auth-code-flow)
 TICKET_LIFETIME = 600
 REFRESH_LIFETIME = 90 * 24 * 3600  # Entra's default refresh-token lifetime (90 days)
 _STATE_KEY = "identity.store"

@@ -19,7 +19,7 @@ from e2e_checks import AuditTail, bearer_call, error_code, user_token
 from e2e_support import Manager, Stack, running_stack, uid
 
 from fake_graph.embedded import RunningFake
-from fake_graph.server import Fault
+from fake_graph.faults import Fault
 from mystaff_proxy.audit.phone_hash import PhoneHasher
 from mystaff_proxy.web.services import SERVICES
 

@@ -22,8 +22,8 @@ from e2e_support import CLIENT_ID, Stack, running_stack, uid
 from fake_graph import derive_id
 from fake_graph.directory import User
 from fake_graph.embedded import RunningFake
+from fake_graph.faults import Fault
 from fake_graph.graph.mail import outbox
-from fake_graph.server import Fault
 from mystaff_proxy.policy.passwords import word_list
 from mystaff_proxy.web.services import SERVICES
 

@@ -19,7 +19,7 @@ from e2e_support import Manager, Stack, running_stack, uid
 
 from fake_graph import derive_id
 from fake_graph.embedded import RunningFake
-from fake_graph.server import Fault
+from fake_graph.faults import Fault
 
 NORTH = "/api/v1/locations/north/staff"
 STAFF1, STAFF2 = uid("staff1@e2e.example"), uid("staff2@e2e.example")

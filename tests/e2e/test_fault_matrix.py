@@ -1,7 +1,7 @@
 """The fault matrix (issue #5): every action, every Graph / identity call it makes, every
 fault kind. Each fails closed, is audited exactly once, and leaves nothing half-changed.
 
-Fault kinds (fake_graph, ``fake_graph/server.py``): 429 (``Retry-After: 0``, so the proxy
+Fault kinds (fake_graph, ``fake_graph/faults.py``): 429 (``Retry-After: 0``, so the proxy
 does retry, within its budget), 500, 503, 504, a timeout (the call hangs past the proxy's
 Graph timeout, then the fake drops it: nothing is ever carried out late), a reset connection
 (no HTTP answer), and a malformed answer (200, JSON content type, truncated body). Every fault
@@ -35,7 +35,7 @@ from e2e_checks import (
 from e2e_support import NORTH, Manager, Stack, parse_forms, running_stack, uid
 
 from fake_graph.embedded import RunningFake
-from fake_graph.server import Fault
+from fake_graph.faults import Fault
 from mystaff_proxy.graph.operations import PHONE_METHOD_IDS
 from mystaff_proxy.web.services import SERVICES
 

@@ -17,7 +17,8 @@ from e2e_checks import AuditTail, drop_app_token, error_code, state
 from e2e_support import Stack, client_ssl, running_stack, uid
 
 from fake_graph.embedded import RunningFake
-from fake_graph.server import Fault, RecordedRequest
+from fake_graph.faults import Fault
+from fake_graph.recorder import RecordedRequest
 
 NORTH = "/api/v1/locations/north/staff"
 STAFF1, STAFF2 = uid("staff1@e2e.example"), uid("staff2@e2e.example")

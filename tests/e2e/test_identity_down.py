@@ -13,7 +13,7 @@ from e2e_checks import bearer_call, user_token
 from e2e_support import Stack, running_stack, uid
 
 from fake_graph.embedded import RunningFake
-from fake_graph.server import Fault
+from fake_graph.faults import Fault
 
 MGR = "mgr.upn@e2e.example"
 STAFF2 = "staff2@e2e.example"

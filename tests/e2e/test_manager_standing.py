@@ -17,7 +17,7 @@ from e2e_checks import SCRIPT_CLIENT_ID, bearer_call, error_code, fetch_token, u
 from e2e_support import Stack, client_ssl, running_stack, uid
 
 from fake_graph.embedded import RunningFake
-from fake_graph.server import Fault
+from fake_graph.faults import Fault
 
 MGR = "mgr.upn@e2e.example"
 STAFF2 = "staff2@e2e.example"

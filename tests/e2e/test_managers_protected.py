@@ -19,7 +19,7 @@ from e2e_support import Stack, parse_forms, running_stack, uid
 
 from fake_graph.directory import Phone
 from fake_graph.embedded import RunningFake
-from fake_graph.server import Fault
+from fake_graph.faults import Fault
 from mystaff_proxy.web.services import SERVICES
 
 MANAGER = "mgr.upn@e2e.example"  # north: reset_password + manage_phone

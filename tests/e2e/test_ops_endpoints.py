@@ -11,7 +11,7 @@ from e2e_checks import bearer_call, drop_app_token, error_code, metrics_samples,
 from e2e_support import Stack, running_stack, uid
 
 from fake_graph.embedded import RunningFake
-from fake_graph.server import Fault
+from fake_graph.faults import Fault
 
 NORTH = "/api/v1/locations/north/staff"
 

@@ -12,7 +12,7 @@ import pytest
 from e2e_support import CLIENT_ID, CLIENT_SECRET, POLICY_TEMPLATE, render_policy, uid
 
 from fake_graph.embedded import RunningFake
-from fake_graph.server import Fault
+from fake_graph.faults import Fault
 from mystaff_proxy.cli import main
 
 CEO = "ceo@e2e.example"

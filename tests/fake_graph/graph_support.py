@@ -1,8 +1,8 @@
 """Shared set-up for the Graph conformance tests: a fake on a real socket, tokens, clients.
 
 The fake is served in-process over plain http on 127.0.0.1 (msgraph-sdk allows http only for
-loopback: client-libraries-facts §3.2), tokens are minted by the fake's own TokenService, and
-msgraph-sdk gets them through a static ``AsyncTokenCredential``.
+loopback: kiota's ``AzureIdentityAccessTokenProvider``), tokens are minted by the fake's own
+TokenService, and msgraph-sdk gets them through a static ``AsyncTokenCredential``.
 """
 
 from __future__ import annotations
@@ -152,9 +152,10 @@ async def served_fixture() -> AsyncIterator[Served]:
 
 
 def graph_client(base_url: str, token: str) -> Any:
-    """The real msgraph-sdk client, option B (client-libraries-facts §3.1): our own httpx
-    client with Graph's default middleware. httpx adds a trailing slash to ``base_url``, so the
-    SDK requests ``/v1.0//users/...`` exactly as the stock client does against real Graph."""
+    """The real msgraph-sdk client with a custom base URL: our own httpx client with Graph's
+    default middleware (``GraphClientFactory.create_with_default_middleware``). httpx adds a
+    trailing slash to ``base_url``, so the SDK requests ``/v1.0//users/...`` exactly as the stock
+    client does against real Graph."""
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,
     )

@@ -1,4 +1,4 @@
-"""``/_fake`` test control over a real socket (SPEC §11)."""
+"""``/_fake`` test control over a real socket (README "fake_graph for developers")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Conformance: the real msgraph-sdk GraphServiceClient against fake_graph over a socket.
 
-Every Graph call of SPEC §10, paging through a 250-member unit, phone create / get / update /
+Every Graph call the proxy makes, paging through a 250-member unit, phone create / get / update /
 delete, PATCH passwordProfile, resetPassword (delegated), $batch, and Graph errors as ODataError.
 """
 
@@ -100,7 +100,8 @@ async def test_page_iterator_resends_consistency_level(served: Served) -> None:
     first = await cast.get(request_configuration=eventual(query))
     names: list[str] = []
     iterator = PageIterator(first, client.request_adapter)
-    # The header is not carried to nextLink requests (facts §3): a client re-sends it.
+    # The header is not carried to nextLink requests (https://learn.microsoft.com/graph/paging):
+    # a client re-sends it.
     # (PageIterator.set_headers is broken in msgraph-core 1.5.2: add to .headers directly.)
     iterator.headers.add("ConsistencyLevel", "eventual")
     await iterator.iterate(lambda user: names.append(user.display_name) is None)

@@ -1,4 +1,5 @@
-"""``/users``: signInSessionsValidFromDateTime and revokeSignInSessions (facts: Graph user)."""
+"""``/users``: signInSessionsValidFromDateTime and revokeSignInSessions
+(https://learn.microsoft.com/graph/api/user-revokesigninsessions)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The real azure-identity credentials, sync (MSAL inside) and aio (own client), against the fake.
 
-``authority=`` is the fake's origin without the tenant (client-libraries-facts §2.2).
+``authority=`` is the fake's origin without the tenant (the credential appends ``tenant_id``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The real MSAL ConfidentialClientApplication against the fake (client-libraries-facts §1)."""
+"""The real MSAL ConfidentialClientApplication against the fake."""
 
 from __future__ import annotations
 
@@ -172,14 +172,16 @@ def test_forced_password_change_at_sign_in(fake_graph_server: RunningFake) -> No
 
 @pytest.fixture
 def ropc_realm() -> None:
-    # MSAL asks https://127.0.0.1/common/userrealm/... (port 443) before ROPC (facts §1.6).
+    # MSAL asks https://127.0.0.1/common/userrealm/... (port 443) before ROPC
+    # (``Authority.user_realm_discovery`` drops the port).
     msal.authority.Authority._domains_without_user_realm_discovery.add("127.0.0.1")
 
 
 @pytest.mark.usefixtures("ropc_realm")
 def test_ropc_refused_while_password_must_change(fake_graph_server: RunningFake) -> None:
     upn, password = "riley.chen@contoso.example", "Demo-Staff-1!"
-    # A fresh app per call: MSAL caches a 400 for 60 s per app instance (facts §1.6).
+    # A fresh app per call: MSAL caches a 400 for 60 s per app instance
+    # (``msal/throttled_http_client.py``).
     pending = make_app(fake_graph_server).acquire_token_by_username_password(
         upn, password, ["User.Read"])
     assert pending["error"] == "invalid_grant"

@@ -31,7 +31,8 @@ async def test_msgraph_sdk_with_a_real_credential(fake_graph_server: RunningFake
     )
 
     # scopes= must name Graph: without it the SDK asks for https://127.0.0.1/.default, which
-    # real Entra (and the fake) refuse as an unknown resource (client-libraries-facts §3.2).
+    # real Entra (and the fake) refuse as an unknown resource (kiota derives the scope from the
+    # request's host, port dropped).
     auth = AzureIdentityAuthenticationProvider(
         credential, scopes=["https://graph.microsoft.com/.default"])
     client = GraphServiceClient(request_adapter=GraphRequestAdapter(auth, client=http))

@@ -24,7 +24,7 @@ import requests
 from aiohttp import web
 
 from fake_graph.embedded import RunningFake, run_fake
-from fake_graph.server import FakeGraph
+from fake_graph.state import FakeGraph
 from mystaff_proxy.config import Settings, config_from_mapping
 from mystaff_proxy.web.app import init_app
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from fake_graph.directory import Phone
-from fake_graph.server import FakeGraph
+from fake_graph.state import FakeGraph
 
 from .conftest import PHONE, Browse
 from .live import AVERY, PRIYA, ROBIN, SAM, LiveSystem

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from fake_graph.directory import Phone, User
-from fake_graph.server import FakeGraph
+from fake_graph.state import FakeGraph
 
 from .live import PRIYA, ROBIN, SAM, TAYLOR, Account, LiveSystem
 

@@ -1,9 +1,10 @@
-"""The advanced-query rule (graph-and-entra-facts §3, G-AQ).
+"""The advanced-query rule (https://learn.microsoft.com/graph/aad-advanced-queries).
 
 ``$search`` needs the header ``ConsistencyLevel: eventual``; ``$count`` needs it too; ``ne`` /
 ``not`` / ``endswith`` need the header and ``$count=true``; on relationships (``members``,
 ``memberOf``, ...) ``$filter``, ``$search`` and OData casts need the header and ``$count=true``
-(§2.1, §2.2); ``$expand`` is refused in advanced queries.
+(the Learn pages of administrativeUnit "List members" and user "List memberOf"); ``$expand``
+is refused in advanced queries.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """``grant_type=client_credentials`` (RFC 6749 §4.4, Entra's rules).
 
-The scope must be exactly one ``{resource}/.default`` (AADSTS1002012 otherwise). Microsoft
-Graph is ``https://graph.microsoft.com/.default``; the token's ``roles`` are the app's
-application permissions. ``api://{client_id}/.default`` gives a v2.0 token for that app's API.
-msgraph-sdk without ``scopes=`` asks for ``https://{host}/.default`` (client-libraries-facts
-§3.2): real Entra refuses that resource, and so does the fake — pass
-``scopes=["https://graph.microsoft.com/.default"]``.
+The scope must be exactly one ``{resource}/.default`` (AADSTS1002012 otherwise). Microsoft Graph is
+``https://graph.microsoft.com/.default``; the token's ``roles`` are the app's application
+permissions. ``api://{client_id}/.default`` gives a v2.0 token for that app's API. msgraph-sdk
+without ``scopes=`` asks for ``https://{host}/.default`` (kiota's Azure Identity provider derives it
+from the request's host, port dropped): real Entra refuses that resource, and so does the fake —
+pass ``scopes=["https://graph.microsoft.com/.default"]``.
 """
 
 from __future__ import annotations

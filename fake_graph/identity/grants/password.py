@@ -3,8 +3,8 @@
 Wrong password: AADSTS50126; unknown user: AADSTS50034; disabled: AADSTS50057; a password that
 must be changed first (forceChangePasswordNextSignIn): AADSTS50055 — ROPC cannot show the
 change-password page, so the user must sign in interactively. Not on ``/common`` (Entra:
-``invalid_request``). MSAL needs user-realm discovery on port 443 first
-(client-libraries-facts §1.6): see ``discovery.user_realm``.
+``invalid_request``). MSAL needs user-realm discovery on port 443 first (its
+``Authority.user_realm_discovery`` drops the port): see ``discovery.user_realm``.
 """
 
 from __future__ import annotations
