@@ -1,4 +1,4 @@
-"""``/_fake`` test control over a real socket (README "fake_graph for developers")."""
+"""``/_fake`` test control over a real socket (docs/fake_graph.md, "Test control")."""
 
 from __future__ import annotations
 

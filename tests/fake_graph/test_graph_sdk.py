@@ -1,7 +1,8 @@
 """Conformance: the real msgraph-sdk GraphServiceClient against fake_graph over a socket.
 
-Every Graph call the proxy makes, paging through a 250-member unit, phone create / get / update /
-delete, PATCH passwordProfile, resetPassword (delegated), $batch, and Graph errors as ODataError.
+Every Graph call the proxy makes (docs/graph-calls.md), paging through a 250-member unit, phone
+create / get / update / delete, PATCH passwordProfile, resetPassword (delegated), $batch, and
+Graph errors as ODataError.
 """
 
 from __future__ import annotations
