@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
+from mystaff_proxy.ids import is_guid
 from mystaff_proxy.phones import is_valid_region
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -48,8 +49,6 @@ LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 REDIS_URL_ENV: Final = "MYSTAFF_REDIS_URL"
 SESSION_BACKENDS: Final = ("cookie", "redis")
 
-_GUID_RE: Final = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _B64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 _MAILBOX_RE: Final = re.compile(r"[^@\s\"<>()\[\],;:\\/]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
@@ -316,7 +315,7 @@ def _number_range(low: float, high: float) -> Callable[[Any], str | None]:
 
 
 def _guid(value: Any) -> str | None:
-    if isinstance(value, str) and _GUID_RE.fullmatch(value):
+    if isinstance(value, str) and is_guid(value):
         return None
     return "must be the tenant's id, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47"
 
@@ -394,7 +393,7 @@ def _client_ids(value: Any) -> str | None:
     if not isinstance(value, list):
         return "must be a list of application (client) ids"
     for item in value:
-        if not isinstance(item, str) or not _GUID_RE.fullmatch(item):
+        if not isinstance(item, str) or not is_guid(item):
             return (f"{item!r} is not an application (client) id, a GUID such as "
                     "11111111-1111-1111-1111-111111111111")
     return None

@@ -37,9 +37,9 @@ from mystaff_proxy.graph.operations import (
     GraphOperations,
     ResetFailed,
     TargetSnapshot,
-    is_guid,
     target_requests,
 )
+from mystaff_proxy.ids import is_guid
 
 #: Each person's requests are renamed ``{their own id}~{person's index}``: unique in a batch.
 _SEP = "~"

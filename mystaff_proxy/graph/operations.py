@@ -9,7 +9,6 @@ one ``$batch`` (``fetch_target``), and a change is that check plus one call.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from mystaff_proxy.graph.sign_in_methods import (
     pass_policy,
     pass_requests,
 )
+from mystaff_proxy.ids import is_guid as is_guid  # re-exported: the staff room imports it here
 
 PHONE_METHOD_IDS = {
     "mobile": "3179e48a-750b-4051-897c-87b9720928f7",
@@ -59,14 +59,6 @@ OWNED_COLLECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
 )
 STAFF_FIELDS = "id,displayName,userPrincipalName,jobTitle"
 PROFILE_FIELDS = "id,displayName,userPrincipalName,mail,jobTitle"
-# fullmatch, never ``^...$``: ``$`` also matches before a final newline, and an id such as
-# "<guid>\n" (``%0A`` in a URL) then passed this check and failed later, in uuid.UUID (a 500).
-_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-
-
-def is_guid(value: str) -> bool:
-    return _GUID.fullmatch(value) is not None
-
 
 def _guid(value: str) -> str:
     """Ids go into URL paths: only well-formed GUIDs, never anything a client could bend."""

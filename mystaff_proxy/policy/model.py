@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, NamedTuple
 
+from mystaff_proxy.ids import is_guid as is_guid  # re-exported: parse and resolve import it here
 from mystaff_proxy.policy.passwords import PasswordStyle
 
 
@@ -122,16 +123,10 @@ class Policy:
 
 PASSWORD_LENGTH_RANGE: Final = (12, 256)
 LOCATION_KEY_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-_GUID_RE: Final = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _UPN_RE: Final = re.compile(r"[^@\s]+@[^@\s]+")
 
 PASS_LIFETIME_RANGE: Final = (10, 43_200)  # Entra's own bounds: 10 minutes to 30 days
 REAUTHENTICATE_RANGE: Final = (0, 1440)  # off, up to a day
-
-
-def is_guid(value: str) -> bool:
-    return _GUID_RE.fullmatch(value) is not None
 
 
 def is_upn(value: str) -> bool:
