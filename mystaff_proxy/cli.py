@@ -135,26 +135,16 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 async def _check_online(settings: Settings, path: str, policy: object) -> list[str]:
     import aiohttp
 
-    from mystaff_proxy.graph.client import GraphClient
-    from mystaff_proxy.graph.credentials import AppToken, build_credential
-    from mystaff_proxy.graph.exceptions import GraphError
-    from mystaff_proxy.graph.operations import GraphOperations
+    from mystaff_proxy.graph import GraphError, connect, ssl_context
     from mystaff_proxy.policy.model import Policy
-    from mystaff_proxy.web.app import _ssl_context
 
     assert isinstance(policy, Policy)
     names = policy_names(policy)
-    credential = build_credential(
-        tenant_id=settings.tenant.id, client_id=settings.app.client_id,
-        authority_host=settings.tenant.authority_host, client_secret=settings.app.client_secret,
-        certificate_path=settings.app.certificate_path,
-        managed_identity=settings.app.managed_identity, ca_file=settings.tenant.ca_file)
-    token = AppToken(credential)
     problems: list[str] = []
-    connector = aiohttp.TCPConnector(ssl=_ssl_context(settings.tenant.ca_file))
+    connector = aiohttp.TCPConnector(ssl=ssl_context(settings.tenant.ca_file))
     async with aiohttp.ClientSession(connector=connector) as http:
-        ops = GraphOperations(GraphClient(settings.tenant.graph_url, http, token,
-                                          timeout=settings.graph.timeout_seconds))
+        graph = connect(settings, http)
+        ops, token = graph.ops, graph.app_token
         try:
             resolved = await ops.resolve_upns(names.upns)
             problems += await _unresolved(ops, settings, path, policy,
