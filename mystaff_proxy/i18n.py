@@ -6,7 +6,8 @@ error page, and the JSON API's error ``message`` (``errors.ApiError.body``). Con
 marked with ``N_`` so that ``pybabel extract`` finds them; a message that was built with
 values (not a catalog entry) is sent in English rather than half translated.
 
-Choice, per request (``language`` middleware): the ``lang`` cookie the page's switcher sets
+Choice, per request (``choose``, by the ``language`` middleware in ``web/middleware.py``, which
+also sets the cookie and ``set_current``): the ``lang`` cookie the page's switcher sets
 (``?lang=es`` on any page GET), else ``Accept-Language`` (``es``, ``es-MX`` … → Spanish; the
 first language of the list we speak wins), else English. API callers get the same choice; a
 script that never sets the cookie is answered after ``Accept-Language``.
@@ -15,12 +16,10 @@ script that never sets the cookie is answered after ``Accept-Language``.
 from __future__ import annotations
 
 import gettext as _gettext
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 from typing import Final
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -33,8 +32,6 @@ DOMAIN: Final = "messages"
 
 _current: ContextVar[str] = ContextVar("language", default=DEFAULT)
 LANGUAGE: web.RequestKey[str] = web.RequestKey("language", str)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def N_(message: str) -> str:
@@ -56,6 +53,11 @@ def translations(language: str) -> _gettext.NullTranslations:
 def current() -> str:
     """The language of the request being answered (English outside one)."""
     return _current.get()
+
+
+def set_current(language: str) -> None:
+    """The language of the request being answered, from here on (its task's context)."""
+    _current.set(language)
 
 
 def gettext(message: str, language: str | None = None) -> str:
@@ -95,24 +97,3 @@ def choose(request: web.Request) -> str:
     if chosen in LANGUAGES:
         return chosen
     return from_accept_language(request.headers.get("Accept-Language", ""))
-
-
-@web.middleware
-async def language(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Sets the request's language; ``GET …?lang=es`` remembers a choice in the cookie and
-    comes back to the same page without it."""
-    picked = request.query.get(COOKIE)
-    if request.method == "GET" and picked in LANGUAGES and not request.path.startswith("/api/"):
-        rest = [(k, v) for k, v in request.query.items() if k != COOKIE]
-        target = request.path + ("?" + urlencode(rest) if rest else "")
-        response = web.Response(status=303, headers={"Location": target})
-        from mystaff_proxy.web.services import SERVICES  # services → pages → i18n
-
-        # Secure like the session cookie (when the proxy is served over https).
-        response.set_cookie(COOKIE, picked, max_age=COOKIE_MAX_AGE, path="/", samesite="Lax",
-                            secure=request.app[SERVICES].cookie_secure)
-        return response
-    chosen = choose(request)
-    request[LANGUAGE] = chosen
-    _current.set(chosen)
-    return await handler(request)

@@ -117,7 +117,7 @@ async def test_metrics_from_another_machine_are_refused_without_a_token(stack: S
     """The peer is not loopback (aiohttp's own request, cloned with another address)."""
     from aiohttp.test_utils import make_mocked_request
 
-    from mystaff_proxy.web.app import metrics
+    from mystaff_proxy.web.ops_routes import metrics
 
     request = make_mocked_request("GET", "/metrics", app=stack.app).clone(remote="192.0.2.7")
     assert (await metrics(request)).status == 403

@@ -16,7 +16,7 @@ import pytest
 from e2e_checks import error_code, metrics_samples
 from e2e_support import Manager, Stack, running_stack, uid
 
-import mystaff_proxy.web.app as app_module
+import mystaff_proxy.web.wiring as wiring
 from fake_graph.embedded import RunningFake
 from mystaff_proxy.policy.runtime import PolicyRuntime
 
@@ -101,7 +101,7 @@ async def test_a_changed_policy_takes_effect_within_seconds(app_stack: Stack) ->
 async def fast_stack(e2e_fake: RunningFake, tmp_path: Path,
                      monkeypatch: pytest.MonkeyPatch) -> Any:
     """A stack whose policy watcher looks every 0.2 s instead of 2 s."""
-    monkeypatch.setattr(app_module, "PolicyRuntime",
+    monkeypatch.setattr(wiring, "PolicyRuntime",
                         functools.partial(PolicyRuntime, check_interval=0.2))
     async with running_stack(e2e_fake, tmp_path) as stack:
         yield stack
