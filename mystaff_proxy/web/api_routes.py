@@ -1,74 +1,30 @@
-"""The JSON API (SPEC §7.2). Thin: authenticate, read parameters, call StaffService, answer."""
+"""The JSON API under ``/api/v1`` (docs/api.md; its OpenAPI document is ``openapi.py``). Thin:
+authenticate, read parameters, call StaffService, answer."""
 
 from __future__ import annotations
 
+import functools
 import json
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from mystaff_proxy.audit.log import EventType, Principal
-from mystaff_proxy.auth.bearer import BearerError, KeysUnavailable
-from mystaff_proxy.errors import ApiError
+from mystaff_proxy.audit.log import EventType
 from mystaff_proxy.graph.operations import PhoneMethod
 from mystaff_proxy.graph.sign_in_methods import AccessPass
 from mystaff_proxy.staff.bulk_reset import ResetEntry, reset_passwords
 from mystaff_proxy.staff.check import Caller
 from mystaff_proxy.staff.views import PHONE_TYPES, LocationView
-from mystaff_proxy.web.keys import REQUEST_ID, SESSION
+from mystaff_proxy.web.authenticate import authenticate, csrf_header
+from mystaff_proxy.web.cookies import set_session_cookie
+from mystaff_proxy.web.keys import SESSION
 from mystaff_proxy.web.openapi import build_openapi
 from mystaff_proxy.web.services import SERVICES
 
 Handler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _INVALID_BODY = object()  # a body that is not JSON: refused as invalid_request, in turn
-
-
-async def authenticate(request: web.Request, *, unsafe: bool,
-                       event: EventType | None = None) -> Caller:
-    """The caller from a bearer token or a session cookie; CSRF checked for cookies.
-
-    ``event``: the change this route makes; a refused CSRF token is audited as that change
-    refused (``csrf_failed``), so a forged reset reads as a refused ``password_reset``."""
-    svc = request.app[SERVICES]
-    request_id: str = request[REQUEST_ID]
-    auth = request.headers.get("Authorization", "")
-    if auth:
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError("unauthenticated")
-        try:
-            user = await svc.bearer.validate(token.strip())
-        except KeysUnavailable as exc:
-            raise ApiError.upstream("timeout" if exc.timeout else "unavailable",
-                                    "Microsoft Entra ID cannot be reached to check the token; "
-                                    "nothing was changed.") from None
-        except BearerError:
-            raise ApiError("unauthenticated") from None
-        if not await svc.still_in_good_standing(request_id, Principal(user.oid, user.upn),
-                                                user.issued_at, None):
-            raise ApiError("unauthenticated")
-        return Caller(user.oid, user.upn, user.name, request_id, assertion=token.strip(),
-                      authenticated_at=user.authenticated_at)
-    session = await svc.session_from(request)
-    if session is None:
-        raise ApiError("unauthenticated")
-    request[SESSION] = session
-    principal = Principal(session.oid, session.upn)
-    if unsafe:
-        sent = request.headers.get("X-CSRF-Token", "")
-        if not secrets.compare_digest(sent.encode(), session.csrf.encode()):
-            if event is None:
-                await svc.audit_refusal(request_id, principal, "csrf_failed")
-            else:
-                await svc.audit_forged_change(request, principal, event)
-            raise ApiError("csrf_failed")
-    if not await svc.session_in_good_standing(request_id, session):
-        raise ApiError("unauthenticated")
-    return Caller(session.oid, session.upn, session.name, request_id, session_id=session.sid,
-                  authenticated_at=session.authenticated_at)
 
 
 def api(handler: Handler) -> RouteHandler:
@@ -81,15 +37,18 @@ def api_change(event: EventType) -> Callable[[Handler], RouteHandler]:
 
 
 def _api(handler: Handler, event: EventType | None) -> RouteHandler:
+    """The caller from a bearer token or a session cookie (``authenticate``); for a cookie,
+    a request that changes something needs the ``X-CSRF-Token`` header. ``event``: what the
+    change's audit records say (a forged reset reads as a refused ``password_reset``)."""
+    @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
         unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
-        caller = await authenticate(request, unsafe=unsafe, event=event)
+        caller = await authenticate(request, bearer=True,
+                                    csrf=csrf_header if unsafe else None, event=event)
         response = await handler(request, caller)
         _keep_session_alive(request, response)
         return response
 
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
     return wrapped
 
 
@@ -103,7 +62,7 @@ def _keep_session_alive(request: web.Request, response: web.StreamResponse) -> N
     svc = request.app[SERVICES]
     renewed = svc.sessions.touched(session)
     if renewed is not None:
-        svc.set_session_cookie(response, renewed)
+        set_session_cookie(request, response, renewed)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

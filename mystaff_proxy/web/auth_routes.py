@@ -1,4 +1,5 @@
-"""Sign-in, callback and sign-out (SPEC §7.1). Thin: the work is in signin.py and sessions.py."""
+"""Sign-in, callback and sign-out (docs/api.md, sign-in). Thin: the work is in signin.py and
+sessions.py."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from mystaff_proxy.auth.redirects import absolute_redirect, safe_next
 from mystaff_proxy.auth.sessions import Session
 from mystaff_proxy.auth.signin import SignInError
 from mystaff_proxy.errors import error_body
-from mystaff_proxy.netaddr import address_block
+from mystaff_proxy.netaddr import address_block, client_address
+from mystaff_proxy.web.authenticate import check_csrf, csrf_header_or_field
+from mystaff_proxy.web.cookies import clear_session_cookie, session_from, set_session_cookie
 from mystaff_proxy.web.keys import REQUEST_ID
-from mystaff_proxy.web.page_routes import posted_form
-from mystaff_proxy.web.services import SERVICES, Services, audit_actor
+from mystaff_proxy.web.services import SERVICES, Services
 
 log = logging.getLogger("mystaff_proxy")
 FLOW_COOKIE_MAX_AGE = 600
@@ -43,7 +45,7 @@ async def _record(request: web.Request, event: EventType, actor: Principal | Non
 
 
 def _flow_cookie(svc: Services) -> str:
-    return "__Host-mystaff-signin" if svc.cookie_secure else "mystaff-signin"
+    return "__Host-mystaff-signin" if svc.settings.cookie_secure else "mystaff-signin"
 
 
 def _wants_json(request: web.Request) -> bool:
@@ -64,7 +66,7 @@ def _too_many_sign_ins(request: web.Request, wait: float) -> web.StreamResponse:
 
 async def login(request: web.Request) -> web.StreamResponse:
     svc = request.app[SERVICES]
-    address = address_block(svc.client_address(request))
+    address = address_block(client_address(request, svc.settings.server.trusted_proxies))
     limit = svc.settings.server.signin_attempts_per_minute
     if limit:
         wait = await svc.limiter.acquire(f"signin:{address}", limit, 60)
@@ -86,7 +88,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return svc.pages.error(request, "upstream_unavailable", detail=exc.message)
     response = _redirect(url)
     response.set_cookie(_flow_cookie(svc), browser, max_age=FLOW_COOKIE_MAX_AGE, path="/",
-                        httponly=True, secure=svc.cookie_secure, samesite="Lax")
+                        httponly=True, secure=svc.settings.cookie_secure, samesite="Lax")
     return response
 
 
@@ -110,7 +112,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     # A new session, with a new id, at every sign-in: nothing from before survives. The
     # session this browser had until now is ended on the server too (ASVS 7.2.4), so a copy
     # of its cookie is worthless from here on.
-    previous = await svc.session_from(request)
+    previous = await session_from(request)
     if previous is not None:
         await svc.sessions.end(previous)
     session = Session.new(oid=user.oid, upn=user.upn, name=user.name, tid=user.tid,
@@ -125,15 +127,16 @@ async def callback(request: web.Request) -> web.StreamResponse:
             return svc.pages.error(request, "sign_in_failed",
                                    detail="Microsoft Entra did not let My Staff act for you; "
                                    "ask IT to grant the app's delegated permission.")
-    if not await _record(request, EventType.SIGN_IN, audit_actor(user.oid, user.upn)):
-        # No session without its sign-in record (SPEC §9): the manager is told, IT alerted.
+    if not await _record(request, EventType.SIGN_IN, Principal(user.oid, user.upn)):
+        # No session without its sign-in record (docs/audit.md): the manager is told, IT
+        # alerted.
         return svc.pages.error(request, "upstream_unavailable",
                                detail="The audit log cannot be written, so nobody can sign "
                                "in right now. Contact IT.")
     # Entra has just vouched for the account, for this session and newer ones only.
     svc.standing.signed_in(user.oid, user.issued_at)
     response = _redirect(absolute_redirect(svc.settings.server.public_url, next_path))
-    svc.set_session_cookie(response, session)
+    set_session_cookie(request, response, session)
     # The flow cookie is NOT deleted here: it binds every pending sign-in of this browser,
     # and another tab's may still be waiting (the security suite found the second tab
     # refused). Flows are single-use on the server; the cookie expires on its own.
@@ -142,26 +145,22 @@ async def callback(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     svc = request.app[SERVICES]
-    session = await svc.session_from(request)
+    session = await session_from(request)
     if session is not None:
-        form = await posted_form(request)  # {} when unreadable: no token, refused
-        token = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
-        if not secrets.compare_digest(token.encode(), session.csrf.encode()):
-            await svc.audit_refusal(request[REQUEST_ID], audit_actor(session.oid, session.upn),
-                                    "csrf_failed")
-            return svc.pages.error(request, "csrf_failed")
+        # A wrong token: refused (csrf_failed, audited), answered with the error page.
+        await check_csrf(request, session, await csrf_header_or_field(request))
         try:
             await svc.sessions.end(session)
         except Exception:  # the shared store is down: the session cannot be ended everywhere
             response = svc.pages.error(request, "upstream_unavailable",
                                        detail="Sign-out could not be completed on the server; "
                                        "close the browser and try again.")
-            svc.clear_session_cookie(response)
+            clear_session_cookie(request, response)
             return response
         # Signing out only takes access away: it is not held back for want of its record.
-        await _record(request, EventType.SIGN_OUT, audit_actor(session.oid, session.upn))
+        await _record(request, EventType.SIGN_OUT, Principal(session.oid, session.upn))
     response = _redirect(entra_sign_out_url(svc) if session is not None else "/")
-    svc.clear_session_cookie(response)
+    clear_session_cookie(request, response)
     return response
 
 

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the JSON API (SPEC §7.2), served at /api/v1/openapi.json.
+"""The OpenAPI 3.1 document of the JSON API (docs/api.md), served at /api/v1/openapi.json.
 
 A test walks the application's routes and this document and fails when they drift apart.
 """

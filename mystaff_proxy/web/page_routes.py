@@ -30,6 +30,7 @@ URL map (each form page answers GET with the form and POST with the change)::
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -39,7 +40,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from mystaff_proxy.audit.log import EventType, Principal
+from mystaff_proxy.audit.log import EventType
 from mystaff_proxy.auth.sessions import Session
 from mystaff_proxy.errors import ApiError
 from mystaff_proxy.graph.sign_in_methods import AccessPass
@@ -56,7 +57,9 @@ from mystaff_proxy.staff.views import (
     LocationView,
     ProfileView,
 )
-from mystaff_proxy.web.keys import REQUEST_ID, SESSION
+from mystaff_proxy.web.authenticate import NoSession, SessionEnded, authenticate, csrf_field
+from mystaff_proxy.web.cookies import clear_session_cookie, session_from, set_session_cookie
+from mystaff_proxy.web.keys import SESSION
 from mystaff_proxy.web.services import SERVICES, Services
 
 PAGE_SIZE: Final = 25
@@ -141,12 +144,8 @@ def _signed_out(request: web.Request) -> web.Response:
     """The session was ended because of the manager's account (standing.py): the cookie
     goes, and the next step is Entra's sign-in, which explains a disabled account itself."""
     response = _sign_in(request)
-    _svc(request).clear_session_cookie(response)
+    clear_session_cookie(request, response)
     return response
-
-
-def csrf_ok(sent: object, session: Session) -> bool:
-    return isinstance(sent, str) and secrets.compare_digest(sent.encode(), session.csrf.encode())
 
 
 def page(handler: PageHandler) -> RouteHandler:
@@ -161,44 +160,24 @@ def change_page(event: EventType) -> Callable[[PageHandler], RouteHandler]:
     return lambda handler: _page(handler, event)
 
 
-async def posted_form(request: web.Request) -> Mapping[str, Any]:
-    """The form, or nothing when it cannot be read (not UTF-8, an unknown charset, a broken
-    multipart body: each was a 500): then no CSRF token can be read from it either."""
-    try:
-        return await request.post()  # aiohttp keeps it: handlers read it again for free
-    except (ValueError, LookupError, AssertionError, RuntimeError):
-        return {}
-
-
 def _page(handler: PageHandler, event: EventType | None) -> RouteHandler:
+    @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        svc = request.app[SERVICES]
-        session = await svc.session_from(request)
-        if session is None:
+        try:
+            caller = await authenticate(
+                request, csrf=csrf_field if request.method == "POST" else None, event=event)
+        except NoSession:
             return _sign_in(request)
-        request[SESSION] = session
-        if request.method == "POST":
-            form = await posted_form(request)
-            if not csrf_ok(form.get("csrf"), session):
-                principal = Principal(session.oid, session.upn)
-                if event is None:
-                    await svc.audit_refusal(request[REQUEST_ID], principal, "csrf_failed")
-                else:
-                    await svc.audit_forged_change(request, principal, event)
-                raise ApiError("csrf_failed")
-        if not await svc.session_in_good_standing(request[REQUEST_ID], session):
+        except SessionEnded:
             return _signed_out(request)
-        caller = Caller(session.oid, session.upn, session.name, request[REQUEST_ID],
-                        session_id=session.sid, authenticated_at=session.authenticated_at)
+        session = request[SESSION]
         response = await handler(request, caller)
         renewed = request.get(RENEWED_SESSION)
-        renewed = svc.sessions.touched(renewed or session) or renewed
+        renewed = _svc(request).sessions.touched(renewed or session) or renewed
         if renewed is not None:
-            svc.set_session_cookie(response, renewed)
+            set_session_cookie(request, response, renewed)
         return response
 
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
     return wrapped
 
 
@@ -428,15 +407,13 @@ def _phone_row(view: ProfilePage, phone_type: str) -> PhoneRow:
 
 async def index(request: web.Request) -> web.StreamResponse:
     """Signed out: the sign-in start. Signed in: straight to the location to work in."""
-    svc = _svc(request)
-    session = await svc.session_from(request)
-    if session is None:
+    try:
+        caller = await authenticate(request)
+    except NoSession:
         return _render(request, "signin.html", sign_in="/auth/login?next=/")
-    request[SESSION] = session
-    if not await svc.session_in_good_standing(request[REQUEST_ID], session):
+    except SessionEnded:
         return _signed_out(request)
-    return await _pick_location(request, Caller(session.oid, session.upn, session.name,
-                                                request[REQUEST_ID]), remembered=True)
+    return await _pick_location(request, caller, remembered=True)
 
 
 @page
@@ -856,7 +833,7 @@ async def static(request: web.Request) -> web.StreamResponse:
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:
-    session = await _svc(request).session_from(request)
+    session = await session_from(request)
     if session is not None:
         request[SESSION] = session
     raise ApiError("not_found")
