@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,17 +38,10 @@ from mystaff_proxy.graph.operations import (
     TargetSnapshot,
     target_requests,
 )
-from mystaff_proxy.ids import is_guid
+from mystaff_proxy.ids import canonical_guid
 
 #: Each person's requests are renamed ``{their own id}~{person's index}``: unique in a batch.
 _SEP = "~"
-
-
-def _guid(value: str) -> str:
-    """Ids go into URL paths: only well-formed GUIDs."""
-    if not is_guid(value):
-        raise ValueError("not an object id")
-    return str(uuid.UUID(value))
 
 
 def tagged(index: int, requests: Sequence[BatchRequest]) -> list[BatchRequest]:
@@ -145,7 +137,7 @@ async def reset_passwords(client: GraphClient, passwords: Sequence[tuple[str, st
     """App mode: ``PATCH /users/{id}`` ``passwordProfile`` for each (user id, password), in
     ``$batch``es of 20 sent at once. Per person: None (done) or the GraphError (a failed
     sub-request, or its whole batch; ``outcome_unknown`` when the answer was lost)."""
-    people = [tagged(i, [BatchRequest("reset", "PATCH", f"/users/{_guid(uid)}", body={
+    people = [tagged(i, [BatchRequest("reset", "PATCH", f"/users/{canonical_guid(uid)}", body={
         "passwordProfile": {"password": password, "forceChangePasswordNextSignIn": True}})])
         for i, (uid, password) in enumerate(passwords)]
     answers = await send_packed(client, pack(people), op="reset_password")
@@ -174,7 +166,7 @@ async def reset_passwords_as_manager(client: GraphClient, passwords: Sequence[tu
     (refused, failed — ``ResetFailed`` — or lost: ``outcome_unknown``)."""
     people = [tagged(i, [BatchRequest(
         "reset", "POST",
-        f"/users/{_guid(uid)}/authentication/methods/{PASSWORD_METHOD_ID}/resetPassword",
+        f"/users/{canonical_guid(uid)}/authentication/methods/{PASSWORD_METHOD_ID}/resetPassword",
         body={"newPassword": password})]) for i, (uid, password) in enumerate(passwords)]
     answers = await send_packed(client, pack(people), op="reset_password", retry=False,
                                 token=token)
@@ -191,7 +183,7 @@ async def reset_passwords_as_manager(client: GraphClient, passwords: Sequence[tu
             results.append(exc)
             continue
         results.append(False)
-        uid = _guid(passwords[i][0])
+        uid = canonical_guid(passwords[i][0])
         location = answer.headers.get("Location") or answer.headers.get("location") or ""
         prefix = client.url(f"users/{uid}/authentication/operations/")
         # Only Graph's own operation URL for this user is followed (never a foreign host).

@@ -9,7 +9,6 @@ one ``$batch`` (``fetch_target``), and a change is that check plus one call.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +36,7 @@ from mystaff_proxy.graph.sign_in_methods import (
     pass_policy,
     pass_requests,
 )
-from mystaff_proxy.ids import is_guid as is_guid  # re-exported: the staff room imports it here
+from mystaff_proxy.ids import canonical_guid
 
 PHONE_METHOD_IDS = {
     "mobile": "3179e48a-750b-4051-897c-87b9720928f7",
@@ -59,13 +58,6 @@ OWNED_COLLECTIONS: tuple[tuple[str, dict[str, str]], ...] = (
 )
 STAFF_FIELDS = "id,displayName,userPrincipalName,jobTitle"
 PROFILE_FIELDS = "id,displayName,userPrincipalName,mail,jobTitle"
-
-def _guid(value: str) -> str:
-    """Ids go into URL paths: only well-formed GUIDs, never anything a client could bend."""
-    if not is_guid(value):
-        raise ValueError("not an object id")
-    return str(uuid.UUID(value))
-
 
 def odata_string(value: str) -> str:
     """A string literal for ``$filter``: single quotes doubled, as OData requires."""
@@ -209,7 +201,7 @@ def target_requests(au_id: str, user_id: str, *, with_phones: bool,
                     with_pass_policy: bool = False) -> list[BatchRequest]:
     """The sub-requests of one person's live check (``GraphOperations.fetch_target``), ids
     unique within it: membership, profile, groups, roles, PIM eligibility (and more)."""
-    au, uid = _guid(au_id), _guid(user_id)
+    au, uid = canonical_guid(au_id), canonical_guid(user_id)
     requests = [
         BatchRequest("member", "GET",
                      f"/directory/administrativeUnits/{au}/members/{uid}?$select=id"),
@@ -233,7 +225,7 @@ def target_requests(au_id: str, user_id: str, *, with_phones: bool,
         requests.append(BatchRequest("phones", "GET",
                                      f"/users/{uid}/authentication/phoneMethods"))
     if manager_id is not None:
-        mid = _guid(manager_id)
+        mid = canonical_guid(manager_id)
         requests += [
             BatchRequest("managerPhones", "GET", f"/users/{mid}/authentication/phoneMethods"),
             BatchRequest("managerProfile", "GET",
@@ -254,7 +246,7 @@ class GraphOperations:
     # -- staff lists ------------------------------------------------------------------------
 
     def _members_path(self, au_id: str) -> str:
-        return f"directory/administrativeUnits/{_guid(au_id)}/members/microsoft.graph.user"
+        return f"directory/administrativeUnits/{canonical_guid(au_id)}/members/microsoft.graph.user"
 
     def is_own_next_link(self, au_id: str, link: str) -> bool:
         """A nextLink is only followed when it is Graph's own, for this unit's members."""
@@ -293,7 +285,7 @@ class GraphOperations:
 
         Any failure other than "not a member" raises: the caller fails closed.
         """
-        uid = _guid(user_id)
+        uid = canonical_guid(user_id)
         requests = target_requests(au_id, uid, with_phones=with_phones, manager_id=manager_id,
                                    with_pass=with_pass, with_pass_policy=with_pass_policy)
         answers = await self.client.batch(requests, op="fetch_target")
@@ -308,7 +300,7 @@ class GraphOperations:
         """The snapshot from the answers to ``target_requests`` (by their ids), however they
         were sent: one ``$batch`` (``fetch_target``) or packed with other people's
         (``graph/bulk.py``). Any failure other than "not a member" raises."""
-        uid = _guid(user_id)
+        uid = canonical_guid(user_id)
         member = answers["member"]
         if member.status == 404:
             return TargetSnapshot(uid, False, None, frozenset(), False, False, frozenset(),
@@ -349,8 +341,8 @@ class GraphOperations:
             phones = tuple(_phone(p) for p in _values(raise_for(answers["phones"])))
         manager_phones = None
         if manager_id is not None:
-            manager_phones = self._manager_phones(answers["managerPhones"],
-                                                  answers["managerProfile"], _guid(manager_id))
+            manager_phones = self._manager_phones(
+                answers["managerPhones"], answers["managerProfile"], canonical_guid(manager_id))
         return TargetSnapshot(
             user_id=uid,
             is_member=True,
@@ -412,7 +404,7 @@ class GraphOperations:
 
     async def transitive_group_ids(self, user_id: str) -> frozenset[str]:
         """Every group the user is in, directly or through nested groups."""
-        path = f"users/{_guid(user_id)}/transitiveMemberOf/microsoft.graph.group"
+        path = f"users/{canonical_guid(user_id)}/transitiveMemberOf/microsoft.graph.group"
         body = await self.client.get(path, params={"$select": "id", "$top": "999",
                                                    "$count": "true"},
                                      headers=EVENTUAL, op="manager_groups")
@@ -429,7 +421,7 @@ class GraphOperations:
         (None: the account no longer exists)."""
         try:
             body = await self.client.get(
-                f"users/{_guid(user_id)}",
+                f"users/{canonical_guid(user_id)}",
                 params={"$select": "id,accountEnabled,signInSessionsValidFromDateTime"},
                 op="manager_account")
         except GraphNotFound:
@@ -466,7 +458,7 @@ class GraphOperations:
         return frozenset(owners)
 
     async def _all_owners(self, kind: str, object_id: str) -> list[dict[str, Any]]:
-        body = await self.client.get(f"{kind}/{_guid(object_id)}/owners",
+        body = await self.client.get(f"{kind}/{canonical_guid(object_id)}/owners",
                                      params={"$select": "id", "$top": "999"}, op="owners")
         first = GraphResponse(200, body)
         return _values(first) + await self._rest_of(first)
@@ -500,7 +492,8 @@ class GraphOperations:
     async def user_principal_names(self, ids: Sequence[str]) -> dict[str, str]:
         """Object id -> current UPN, for the users that exist."""
         found = await self._each(
-            [f"/users/{_guid(v)}?$select=id,userPrincipalName" for v in ids], "check_objects")
+            [f"/users/{canonical_guid(v)}?$select=id,userPrincipalName" for v in ids],
+            "check_objects")
         return {v: str(r.body.get("userPrincipalName", "")) for v, r in zip(ids, found, strict=True)
                 if r is not None and isinstance(r.body, dict)}
 
@@ -522,7 +515,7 @@ class GraphOperations:
         return [v for v, r in zip(ids, found, strict=True) if r is None]
 
     async def unit_name(self, au_id: str) -> str:
-        body = await self.client.get(f"directory/administrativeUnits/{_guid(au_id)}",
+        body = await self.client.get(f"directory/administrativeUnits/{canonical_guid(au_id)}",
                                      params={"$select": "id,displayName"}, op="unit")
         return str(body.get("displayName", "")) if isinstance(body, dict) else ""
 
@@ -531,7 +524,7 @@ class GraphOperations:
         up to 20 units, instead of one GET each). Units Graph cannot find are left out."""
         wanted = list(dict.fromkeys(au_ids))
         found = await self._each(
-            [f"/directory/administrativeUnits/{_guid(au)}?$select=id,displayName"
+            [f"/directory/administrativeUnits/{canonical_guid(au)}?$select=id,displayName"
              for au in wanted], "unit")
         return {au: str(r.body.get("displayName", "")) for au, r in zip(wanted, found, strict=True)
                 if r is not None and isinstance(r.body, dict)}
@@ -545,7 +538,7 @@ class GraphOperations:
         the group's. 20 principals per ``$batch``. A tenant without PIM's licence has no
         eligibilities (empty, not an error); any other failure raises."""
         collection = ("roleEligibilityScheduleInstances" if eligible else "roleAssignments")
-        wanted = list(dict.fromkeys(_guid(p) for p in principal_ids))
+        wanted = list(dict.fromkeys(canonical_guid(p) for p in principal_ids))
         answers = await self.client.batch([
             BatchRequest(str(i), "GET", f"/roleManagement/directory/{collection}"
                          f"?$filter=principalId%20eq%20'{p}'"
@@ -568,7 +561,7 @@ class GraphOperations:
     async def role_assignable_groups_of(self, user_ids: Sequence[str]
                                         ) -> dict[str, frozenset[str]]:
         """Each user's role-assignable groups (whose roles the user holds), 20 a ``$batch``."""
-        wanted = list(dict.fromkeys(_guid(u) for u in user_ids))
+        wanted = list(dict.fromkeys(canonical_guid(u) for u in user_ids))
         answers = await self.client.batch([
             BatchRequest(str(i), "GET", f"/users/{u}/transitiveMemberOf/microsoft.graph.group"
                          "?$select=id,isAssignableToRole&$count=true&$top=999", headers=EVENTUAL)
@@ -585,7 +578,7 @@ class GraphOperations:
                                      ) -> dict[str, dict[str, str]]:
         """Each group's user members, nested groups included: group id -> {user id: UPN}.
         A group Graph cannot find has none."""
-        wanted = list(dict.fromkeys(_guid(g) for g in group_ids))
+        wanted = list(dict.fromkeys(canonical_guid(g) for g in group_ids))
         answers = await self.client.batch([
             BatchRequest(str(i), "GET", f"/groups/{g}/transitiveMembers/microsoft.graph.user"
                          "?$select=id,userPrincipalName&$count=true&$top=999", headers=EVENTUAL)
@@ -605,7 +598,7 @@ class GraphOperations:
         """The object id of the service principal of an application (client) id; None when
         the tenant has none."""
         body = await self.client.get("servicePrincipals", params={
-            "$filter": f"appId eq {odata_string(_guid(app_id))}", "$select": "id"},
+            "$filter": f"appId eq {odata_string(canonical_guid(app_id))}", "$select": "id"},
             op="service_principal")
         found = [str(sp.get("id", "")).lower() for sp in _values(GraphResponse(200, body))]
         return found[0] if found and found[0] else None
@@ -626,7 +619,7 @@ class GraphOperations:
     async def reset_password(self, user_id: str, password: str) -> None:
         """PATCH passwordProfile; the same body may be sent again safely (README, Graph)."""
         body = {"passwordProfile": {"password": password, "forceChangePasswordNextSignIn": True}}
-        await self.client.request("PATCH", f"users/{_guid(user_id)}", body=body,
+        await self.client.request("PATCH", f"users/{canonical_guid(user_id)}", body=body,
                                   op="reset_password")
 
     async def reset_password_as_manager(self, user_id: str, password: str, token: str, *,
@@ -639,7 +632,7 @@ class GraphOperations:
         Authentication Administrator may —, or it did not finish in time, or the poll failed).
         The POST is never repeated. A ``failed`` operation raises ``ResetFailed``.
         """
-        uid = _guid(user_id)
+        uid = canonical_guid(user_id)
         resp = await self.client.request(
             "POST", f"users/{uid}/authentication/methods/{PASSWORD_METHOD_ID}/resetPassword",
             body={"newPassword": password}, op="reset_password", token=token)
@@ -672,14 +665,14 @@ class GraphOperations:
             wait = retry_after(polled.headers)
 
     async def list_phones(self, user_id: str) -> tuple[PhoneMethod, ...]:
-        body = await self.client.get(f"users/{_guid(user_id)}/authentication/phoneMethods",
+        body = await self.client.get(f"users/{canonical_guid(user_id)}/authentication/phoneMethods",
                                      op="list_phones")
         return tuple(_phone(p) for p in _values(GraphResponse(200, body)))
 
     async def add_phone(self, user_id: str, phone_type: str, number: str, *,
                         token: str | None = None) -> PhoneMethod:
         """POST a phone. Never repeated blindly: after an unclear failure, read back."""
-        path = f"users/{_guid(user_id)}/authentication/phoneMethods"
+        path = f"users/{canonical_guid(user_id)}/authentication/phoneMethods"
         try:
             resp = await self.client.request(
                 "POST", path, body={"phoneNumber": number, "phoneType": phone_type},
@@ -703,7 +696,7 @@ class GraphOperations:
 
     async def update_phone(self, user_id: str, phone_type: str, number: str, *,
                            token: str | None = None) -> None:
-        path = (f"users/{_guid(user_id)}/authentication/phoneMethods/"
+        path = (f"users/{canonical_guid(user_id)}/authentication/phoneMethods/"
                 f"{PHONE_METHOD_IDS[phone_type]}")
         await self.client.request("PATCH", path,
                                   body={"phoneNumber": number, "phoneType": phone_type},
@@ -711,7 +704,7 @@ class GraphOperations:
 
     async def delete_phone(self, user_id: str, phone_type: str, *,
                            token: str | None = None) -> None:
-        path = (f"users/{_guid(user_id)}/authentication/phoneMethods/"
+        path = (f"users/{canonical_guid(user_id)}/authentication/phoneMethods/"
                 f"{PHONE_METHOD_IDS[phone_type]}")
         try:
             await self.client.request("DELETE", path, op="delete_phone", token=token)

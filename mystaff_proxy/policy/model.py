@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, NamedTuple
 
-from mystaff_proxy.ids import is_guid as is_guid  # re-exported: parse and resolve import it here
+from mystaff_proxy.ids import is_guid
 from mystaff_proxy.policy.passwords import PasswordStyle
 
 

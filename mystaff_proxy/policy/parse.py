@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from mystaff_proxy.ids import is_guid
 from mystaff_proxy.phones import NON_GEOGRAPHIC, is_valid_region
 from mystaff_proxy.policy.model import (
     PASS_LIFETIME_RANGE,
@@ -28,7 +29,6 @@ from mystaff_proxy.policy.model import (
     Policy,
     PolicyError,
     Protected,
-    is_guid,
     is_location_key,
     is_upn,
 )

@@ -10,14 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from mystaff_proxy.policy.model import (
-    Action,
-    Assignment,
-    Location,
-    ManagerProtection,
-    Policy,
-    is_guid,
-)
+from mystaff_proxy.ids import is_guid
+from mystaff_proxy.policy.model import Action, Assignment, Location, ManagerProtection, Policy
 from mystaff_proxy.policy.parse import gc_paused
 
 Grants = Mapping[str, frozenset[Action]]

@@ -35,7 +35,8 @@ from mystaff_proxy.auth.delegation import ReauthenticationRequired
 from mystaff_proxy.errors import ApiError
 from mystaff_proxy.graph import bulk
 from mystaff_proxy.graph.exceptions import GraphError
-from mystaff_proxy.graph.operations import TargetSnapshot, is_guid
+from mystaff_proxy.graph.operations import TargetSnapshot
+from mystaff_proxy.ids import is_guid
 from mystaff_proxy.policy.model import Action
 from mystaff_proxy.policy.passwords import temporary_password
 from mystaff_proxy.staff.check import Caller, StaffCheck, reauth_url

@@ -36,16 +36,11 @@ from mystaff_proxy.auth import reauth
 from mystaff_proxy.auth.delegation import Delegation, ReauthenticationRequired
 from mystaff_proxy.errors import ApiError, audit_unavailable, from_change_error, from_graph_error
 from mystaff_proxy.graph.exceptions import GraphError, GraphForbidden, GraphUnauthorized
-from mystaff_proxy.graph.operations import (
-    GraphOperations,
-    PhoneMethod,
-    ResetFailed,
-    TargetSnapshot,
-    is_guid,
-)
+from mystaff_proxy.graph.operations import GraphOperations, PhoneMethod, ResetFailed, TargetSnapshot
 from mystaff_proxy.graph.sign_in_methods import SmsSignInRefused
 from mystaff_proxy.i18n import N_
 from mystaff_proxy.i18n import current as current_language
+from mystaff_proxy.ids import is_guid
 from mystaff_proxy.policy import decide as authz
 from mystaff_proxy.policy.model import Action
 from mystaff_proxy.policy.owners import OwnerSet

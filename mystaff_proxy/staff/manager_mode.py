@@ -25,7 +25,8 @@ from typing import Final
 
 from mystaff_proxy.config import Settings
 from mystaff_proxy.graph.exceptions import GraphError
-from mystaff_proxy.graph.operations import GraphOperations, RoleAssignment, is_guid
+from mystaff_proxy.graph.operations import GraphOperations, RoleAssignment
+from mystaff_proxy.ids import is_guid
 from mystaff_proxy.policy.model import Assignment, Policy
 
 log = logging.getLogger(__name__)

@@ -342,15 +342,17 @@ def secrets_in(ctx: Ctx, upns: list[str]) -> list[str]:
 # Gaps this matrix found once (fixed): if one comes back, the failing assertion
 # says where the fix goes.
 UNAUDITED = {
-    "manager_groups": "\nAGAIN(staff.py StaffService.grants): a Graph failure looking up the "
-                      "manager's groups is raised (from_graph_error) without an audit record; "
-                      "audit it as the request's event, outcome failed, like _failed does.",
-    "manager_standing": "\nAGAIN(services.py Services.still_in_good_standing): a Graph failure "
+    "manager_groups": "\nAGAIN(staff/check.py StaffCheck.manager_grants): a Graph failure "
+                      "looking up the manager's groups is raised (from_graph_error) without an "
+                      "audit record; audit it as the request's event, outcome failed, like "
+                      "StaffCheck.failed does.",
+    "manager_standing": "\nAGAIN(web/authenticate.py in_good_standing): a Graph failure "
                         "of the standing check is raised without an audit record; audit it "
                         "(access_denied, outcome failed, reason upstream_unavailable).",
 }
-KEYS_BUG = ("\nAGAIN(bearer.py JwksCache._refresh + api_views.authenticate): the tenant's keys "
-            "could not be fetched, which is the identity platform failing (docs/api.md: "
+KEYS_BUG = ("\nAGAIN(auth/bearer.py JwksCache._refresh + web/authenticate.py authenticate): "
+            "the tenant's keys could not be fetched, which is the identity platform failing "
+            "(docs/api.md: "
             "upstream_unavailable), not an invalid token (401 makes clients drop good tokens).")
 
 
@@ -397,7 +399,7 @@ async def test_fault(fresh: Ctx, action: Action, call_name: str, kind: str) -> N
     # 3. audited exactly once, as failed, without a secret
     records = ctx.audit.new()
     if call_name == "signing_keys":
-        # no verified caller yet: nobody to attribute an audit record to (services.py:
+        # no verified caller yet: nobody to attribute an audit record to (web/authenticate.py:
         # anonymous refusals are counted in /metrics, never audited)
         assert records == []
         return

@@ -109,7 +109,7 @@ async def test_sign_in_started_on_one_instance_completes_on_the_other(
 
 
 async def test_pending_sign_ins_are_capped_per_address_in_redis(redis_url: str) -> None:
-    """As in memory (tests/proxy/test_signin_flows.py): one address's flood drops its own
+    """As in memory (tests/proxy/stores/test_signin_flows.py): one address's flood drops its own
     oldest pending sign-ins and nobody else's; a taken sign-in frees its place."""
     from mystaff_proxy.sealing import Sealer
     from mystaff_proxy.stores.redis import RedisFlowStore, connect

@@ -13,7 +13,7 @@ import pytest
 from e2e_checks import raw_call, state
 from e2e_support import Stack, uid
 
-from mystaff_proxy.web import api_routes as api_views
+from mystaff_proxy.web.services import SERVICES
 
 from .support import error_code
 
@@ -113,7 +113,7 @@ async def test_an_unexpected_error_answers_in_the_error_model_and_is_logged_once
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError(secret)
 
-    services = stack.app[api_views.SERVICES]
+    services = stack.app[SERVICES]
     monkeypatch.setattr(services.staff, "profile", broken)
     caplog.set_level(logging.INFO)
     caplog.clear()

@@ -1,6 +1,6 @@
 """The post-sign-in redirect, through the real ``/auth/login?next=…`` → fake sign-in → callback.
 
-``tests/proxy/test_redirects.py`` runs all 559 public payloads through ``safe_next`` itself;
+``tests/proxy/auth/test_redirects.py`` runs all 559 public payloads through ``safe_next`` itself;
 these tests prove the wiring: whatever ``next`` the login link carries, the callback's
 ``Location`` is on the proxy's own origin. Each payload is sent twice: as a query value
 (the server sees exactly the line) and raw in the URL, as an attacker's link would put it

@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# "security/test_csrf.py", "e2e/test_faults.py::test_x", and "::test_y": a test of the file
-# named last before it in the same table cell
-REF = re.compile(r"(?P<file>\b[a-z0-9_]+/test_[a-z0-9_]+\.py)|::(?P<name>test_[A-Za-z0-9_]+)")
+# "security/test_csrf.py", "proxy/auth/test_sessions.py", "e2e/test_faults.py::test_x", and
+# "::test_y": a test of the file named last before it in the same table cell
+REF = re.compile(r"(?P<file>\b[a-z0-9_]+(?:/[a-z0-9_]+)*/test_[a-z0-9_]+\.py)"
+                 r"|::(?P<name>test_[A-Za-z0-9_]+)")
 
 
 def references() -> list[tuple[str, str | None]]:

@@ -11,7 +11,7 @@ from mystaff_proxy.auth.redirects import absolute_redirect, safe_next
 
 ORIGIN = "https://mystaff.contoso.example"
 PAYLOADS = [
-    line for line in (Path(__file__).parents[1] / "data" / "openredirects.txt")
+    line for line in (Path(__file__).parents[2] / "data" / "openredirects.txt")
     .resolve().read_text(encoding="utf-8").splitlines()
 ]
 

@@ -22,7 +22,7 @@ from mystaff_proxy.policy.parse import load_policy, parse_policy
 from mystaff_proxy.policy.passwords import PasswordStyle
 from mystaff_proxy.policy.resolve import resolve
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 AU1 = "5b0c6e61-0000-4000-8000-000000000001"
 AU2 = "5b0c6e61-0000-4000-8000-000000000002"
 G1 = "2f41aaaa-0000-4000-8000-000000000001"
