@@ -110,8 +110,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src]
     if _offline_build_possible():
         build.insert(4, "--no-build-isolation")
-    # else pip fetches setuptools and wheel from the index into a build environment
-    # (a few seconds and the network: add "wheel" to the test extra to stay offline).
+    # else pip fetches setuptools and wheel from the index into a build environment (a few
+    # seconds and the network; the test extra installs wheel, so only outside it).
     _run(build, cwd=base)
     (wheel,) = dist.glob("mystaff_proxy-*.whl")
 
