@@ -22,7 +22,7 @@ from mystaff_proxy.web.api_routes import setup_api_routes
 from mystaff_proxy.web.auth_routes import callback, login, logout
 from mystaff_proxy.web.middleware import language, request_context, security_headers
 from mystaff_proxy.web.ops_routes import healthz, metrics, readyz
-from mystaff_proxy.web.page_routes import setup_page_routes
+from mystaff_proxy.web.pages import setup_page_routes
 from mystaff_proxy.web.services import SERVICES
 from mystaff_proxy.web.wiring import build_services
 

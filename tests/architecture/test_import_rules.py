@@ -47,7 +47,7 @@ def test_the_checkout_keeps_every_contract() -> None:
     ("mystaff_proxy/graph/client.py", "import mystaff_proxy.staff.service", "Layers"),
     ("mystaff_proxy/policy/decide.py", "import mystaff_proxy.auth.sessions", "Layers"),
     ("fake_graph/state.py", "import fake_graph.graph.routes", "fake_graph layers"),
-    ("mystaff_proxy/web/render.py", "import mystaff_proxy.web.page_routes",
+    ("mystaff_proxy/web/render.py", "import mystaff_proxy.web.pages.phones",
      "No module imports a route module"),
 ])
 def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module: str, line: str,
