@@ -39,23 +39,21 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
     audit = AuditLog(settings.audit.path)
     secret = settings.session.secret_bytes
     stores = open_stores(settings)
-    limiter, revocations, flows = stores.limiter, stores.revocations, stores.flows
-    delegated, closers = stores.delegated, stores.closers
     sessions = SessionManager(secret, max_age=settings.session.max_age_minutes * 60,
                               idle=settings.session.idle_minutes * 60,
-                              revocations=revocations)
+                              revocations=stores.revocations)
     credential_for_signin: str | dict[str, str] | None = settings.app.client_secret or None
     if settings.app.certificate_path:
         credential_for_signin = certificate_credential(settings.app.certificate_path)
     signin = SignIn(client_id=settings.app.client_id, authority=settings.authority,
                     tenant_id=settings.tenant.id, redirect_uri=settings.redirect_uri,
                     client_credential=credential_for_signin, ca_file=settings.tenant.ca_file,
-                    flows=flows,
+                    flows=stores.flows,
                     scopes=GRAPH_CHANGE_SCOPES if settings.graph.identity == "manager" else ())
     delegation: Delegation | None = None
     if settings.graph.identity == "manager":
         # Changes go to Graph as the manager: their tokens, sealed, ending with the session.
-        delegation = Delegation(app=signin.app, store=delegated,
+        delegation = Delegation(app=signin.app, store=stores.delegated,
                                 sealer=Sealer(secret, b"delegated-v1"),
                                 session_seconds=sessions.max_age)
         sessions.on_end.append(delegation.forget)
@@ -68,7 +66,7 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                                            "openid-configuration", http,
                                            timeout=settings.graph.timeout_seconds),
                              allowed_client_ids=settings.app.allowed_client_ids)
-    staff = StaffService(ops=ops, policy=policy, audit=audit, limiter=limiter,
+    staff = StaffService(ops=ops, policy=policy, audit=audit, limiter=stores.limiter,
                          cursor_sealer=Sealer(secret, b"cursor-v1"),
                          default_region=settings.phones.default_region,
                          owners=OwnerSet(ops,
@@ -81,12 +79,12 @@ def build_services(settings: Settings, http: aiohttp.ClientSession) -> Services:
                                            contact=settings.notify.contact)
                          if settings.notify.sender else None)
     return Services(settings=settings, http=http, app_token=app_token, ops=ops, policy=policy,
-                    audit=audit, metrics=metrics, limiter=limiter, sessions=sessions,
+                    audit=audit, metrics=metrics, limiter=stores.limiter, sessions=sessions,
                     signin=signin, bearer=bearer, staff=staff, pages=Pages(),
                     standing=ManagerStanding(
                         ops, max_age=settings.session.account_recheck_seconds),
-                    csp=content_security_policy(settings.tenant.authority_host), closers=closers,
-                    delegation=delegation)
+                    csp=content_security_policy(settings.tenant.authority_host),
+                    closers=stores.closers, delegation=delegation)
 
 
 def certificate_credential(path: str) -> dict[str, str]:

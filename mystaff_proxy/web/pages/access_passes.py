@@ -13,13 +13,13 @@ from mystaff_proxy.audit.log import EventType
 from mystaff_proxy.errors import ApiError
 from mystaff_proxy.policy.model import PassRules
 from mystaff_proxy.staff.check import Caller
+from mystaff_proxy.web.authenticate import posted_form
 from mystaff_proxy.web.pages.common import (
     PASSES_DONE,
     change_page,
     done_before,
     page,
     profile_url,
-    read_form,
     redirect,
     remember_done,
     render,
@@ -86,7 +86,7 @@ async def pass_issue(request: web.Request, caller: Caller) -> web.StreamResponse
     # As for a password reset, the profile is read first: nothing may fail between the pass
     # being made and shown (a pass never shown would still replace the one the person has).
     view = await profile_page(request, caller, for_pass=True)
-    form = await read_form(request)
+    form = await posted_form(request)
     once = text(form, "once")[:32]
     if done_before(request, PASSES_DONE, once):
         return redirect(f"{view.url}?done=pass_already")

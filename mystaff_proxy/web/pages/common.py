@@ -90,10 +90,6 @@ def _page(handler: PageHandler, event: EventType | None) -> RouteHandler:
     return wrapped
 
 
-async def read_form(request: web.Request) -> Mapping[str, Any]:
-    return await request.post()
-
-
 def text(form: Mapping[str, Any], name: str) -> str:
     value = form.get(name, "")
     return value if isinstance(value, str) else ""

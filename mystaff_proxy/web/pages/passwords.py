@@ -14,6 +14,7 @@ from mystaff_proxy.errors import ApiError
 from mystaff_proxy.policy.passwords import grouped
 from mystaff_proxy.staff.bulk_reset import MAX_PEOPLE, ResetEntry, reset_passwords, selected
 from mystaff_proxy.staff.check import Caller
+from mystaff_proxy.web.authenticate import posted_form
 from mystaff_proxy.web.pages.common import (
     FORM_ERRORS,
     RESETS_DONE,
@@ -21,7 +22,6 @@ from mystaff_proxy.web.pages.common import (
     done_before,
     find_location,
     page,
-    read_form,
     redirect,
     remember_done,
     render,
@@ -57,7 +57,7 @@ async def password_reset(request: web.Request, caller: Caller) -> web.StreamResp
     # The profile is read first so that nothing can fail after the password has changed:
     # a temporary password that is set but never shown would lock the person out.
     view = await profile_page(request, caller)
-    form = await read_form(request)
+    form = await posted_form(request)
     once = text(form, "once")[:32]
     if done_before(request, RESETS_DONE, once):
         return redirect(f"{view.url}?done=reset_already")

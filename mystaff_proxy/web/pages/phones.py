@@ -11,12 +11,12 @@ from mystaff_proxy.errors import ApiError
 from mystaff_proxy.i18n import N_
 from mystaff_proxy.staff.check import Caller
 from mystaff_proxy.staff.views import PHONE_TYPES
+from mystaff_proxy.web.authenticate import posted_form
 from mystaff_proxy.web.pages.common import (
     FORM_ERRORS,
     change_page,
     page,
     profile_url,
-    read_form,
     redirect,
     render,
     services,
@@ -67,7 +67,7 @@ async def phone_add_form(request: web.Request, caller: Caller) -> web.StreamResp
 
 @change_page(EventType.PHONE_ADDED)
 async def phone_add(request: web.Request, caller: Caller) -> web.StreamResponse:
-    form = await read_form(request)
+    form = await posted_form(request)
     loc, uid = request.match_info["loc"], request.match_info["userId"]
     number = text(form, "phoneNumber")
     try:
@@ -94,7 +94,7 @@ async def phone_edit_form(request: web.Request, caller: Caller) -> web.StreamRes
 async def phone_edit(request: web.Request, caller: Caller) -> web.StreamResponse:
     loc, uid = request.match_info["loc"], request.match_info["userId"]
     phone_type = _phone_type(request)
-    number = text(await read_form(request), "phoneNumber")
+    number = text(await posted_form(request), "phoneNumber")
     try:
         await services(request).staff.change_phone(caller, loc, uid, phone_type,
                                                    {"phoneNumber": number})
