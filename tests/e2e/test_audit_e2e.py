@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from e2e_checks import AuditTail, bearer_call, error_code, user_token
 from e2e_support import Manager, Stack, running_stack, uid
+from token_shapes import JWT
 
 from fake_graph.embedded import RunningFake
 from fake_graph.faults import Fault
@@ -236,7 +237,7 @@ def leaks(text: str, secrets: list[str]) -> list[str]:
     # a number written with spaces, dashes, dots or brackets between its digits counts too
     found += [n for n in NUMBERS if re.search(r"[\s().-]{0,2}".join(n), text)]
     # and no token of any kind: the id and access tokens of each sign-in included
-    found += re.findall(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}", text)
+    found += JWT.findall(text)
     return found
 
 
