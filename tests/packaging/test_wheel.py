@@ -65,19 +65,13 @@ class Installed:
 
 
 def _offline_build_possible() -> bool:
-    """Whether this environment's setuptools builds a wheel by itself: bdist_wheel is part of
-    setuptools from 70.1, before that it came with the ``wheel`` package."""
+    """Whether this environment's setuptools can build the wheel itself: the build needs 77 or
+    later (``project.license`` is an SPDX expression, with ``license-files``), which also has
+    bdist_wheel built in."""
     try:
-        major, minor = (int(x) for x in version("setuptools").split(".")[:2])
+        return int(version("setuptools").split(".")[0]) >= 77
     except Exception:  # not installed, or an odd version string
         return False
-    if (major, minor) >= (70, 1):
-        return True
-    try:
-        version("wheel")
-    except Exception:
-        return False
-    return True
 
 
 def _source_copy(dest: Path) -> Path:
@@ -89,6 +83,8 @@ def _source_copy(dest: Path) -> Path:
     dest.mkdir()
     shutil.copy2(ROOT / "pyproject.toml", dest)
     shutil.copy2(ROOT / project["project"]["readme"], dest)
+    for name in project["project"]["license-files"]:
+        shutil.copy2(ROOT / name, dest)
     for child in sorted(ROOT.iterdir()):
         if child.is_dir() and any(fnmatch.fnmatch(child.name, p) for p in include):
             shutil.copytree(child, dest / child.name, ignore=_JUNK)
@@ -110,8 +106,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src]
     if _offline_build_possible():
         build.insert(4, "--no-build-isolation")
-    # else pip fetches setuptools and wheel from the index into a build environment (a few
-    # seconds and the network; the test extra installs wheel, so only outside it).
+    # else pip fetches setuptools from the index into a build environment (a few seconds and
+    # the network; the test extra installs a new enough setuptools, so only outside it).
     _run(build, cwd=base)
     (wheel,) = dist.glob("mystaff_proxy-*.whl")
 
@@ -137,6 +133,18 @@ def test_the_wheel_carries_the_demo_files(installed: Installed) -> None:
     assert "mystaff_proxy/demo_files/demo.yaml" in names
     assert "fake_graph/tenants/demo.yaml" in names
     assert not [n for n in names if n.startswith(("policies/", "tests/", "bench/"))]
+
+
+def test_the_wheel_carries_its_licence(installed: Installed) -> None:
+    wheel = zipfile.ZipFile(installed.wheel)
+    names = wheel.namelist()
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    headers = wheel.read(metadata).decode()
+    assert "\nLicense-Expression: MIT\n" in headers
+    (licence,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    assert wheel.read(licence) == (ROOT / "LICENSE").read_bytes()
+    # pybabel is for translators; the service reads the compiled catalogs with gettext
+    assert not re.search(r"^Requires-Dist: babel\b(?!.*extra ==)", headers, re.M | re.I)
 
 
 def test_the_packages_come_from_the_fresh_environment(installed: Installed,
