@@ -57,6 +57,20 @@ class BearerUser:
     authenticated_at: float | None = None
 
 
+async def _get_json(session: aiohttp.ClientSession, url: str, seconds: float,
+                    what: str) -> Any:
+    """GET a JSON document of the tenant's, or raise ``KeysUnavailable`` naming ``what``."""
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=seconds)) as resp:
+            if resp.status != 200:
+                raise KeysUnavailable(f"{what}: HTTP {resp.status}")
+            return await resp.json(content_type=None)
+    except TimeoutError:
+        raise KeysUnavailable(f"{what}: no answer", timeout=True) from None
+    except (aiohttp.ClientError, ValueError) as exc:
+        raise KeysUnavailable(f"{what}: {type(exc).__name__}") from None
+
+
 class JwksCache:
     """The tenant's signing keys by ``kid``."""
 
@@ -87,17 +101,7 @@ class JwksCache:
         # Only a successful fetch counts against the once-a-minute limit: after a failed one,
         # the next token is checked against a new fetch (the fault matrix found good tokens
         # refused for a minute after an outage).
-        try:
-            async with self._session.get(self._uri,
-                                         timeout=aiohttp.ClientTimeout(total=self._timeout)) \
-                    as resp:
-                if resp.status != 200:
-                    raise KeysUnavailable(f"signing keys: HTTP {resp.status}")
-                body = await resp.json(content_type=None)
-        except TimeoutError:
-            raise KeysUnavailable("signing keys: no answer", timeout=True) from None
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise KeysUnavailable(f"signing keys: {type(exc).__name__}") from None
+        body = await _get_json(self._session, self._uri, self._timeout, "signing keys")
         if not isinstance(body, dict) or not isinstance(body.get("keys"), list):
             raise KeysUnavailable("signing keys: not a key set")
         keys: dict[str, Any] = {}
@@ -127,16 +131,7 @@ class V1Metadata:
         return self._found
 
     async def _read(self) -> tuple[str, JwksCache]:
-        try:
-            async with self._session.get(
-                    self._url, timeout=aiohttp.ClientTimeout(total=self._timeout)) as resp:
-                if resp.status != 200:
-                    raise KeysUnavailable(f"v1.0 metadata: HTTP {resp.status}")
-                body = await resp.json(content_type=None)
-        except TimeoutError:
-            raise KeysUnavailable("v1.0 metadata: no answer", timeout=True) from None
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise KeysUnavailable(f"v1.0 metadata: {type(exc).__name__}") from None
+        body = await _get_json(self._session, self._url, self._timeout, "v1.0 metadata")
         issuer = body.get("issuer") if isinstance(body, dict) else None
         jwks_uri = body.get("jwks_uri") if isinstance(body, dict) else None
         if not isinstance(issuer, str) or not isinstance(jwks_uri, str) \
