@@ -244,6 +244,29 @@ def stack_settings(*, proxy_url: str, fake: Any, audit_path: Path, policy_path: 
     return config_from_mapping(data, "e2e", {})
 
 
+def cli_config(fake: Any, tmp: Path, extra: str = "") -> Path:
+    """A config file for the command line (``policy check --online``) against the fake."""
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    path = tmp / "config.toml"
+    path.write_text(f"""
+[server]
+public_url = "http://127.0.0.1:8080"
+[tenant]
+id = "{fake.tenant_id}"
+authority_host = "{fake.url}"
+graph_url = "{fake.url}/v1.0"
+ca_file = "{fake.ca_file}"
+[app]
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+[session]
+secret = "{secret}"
+[audit]
+path = "{tmp / 'audit.jsonl'}"
+{extra}""")
+    return path
+
+
 @contextlib.asynccontextmanager
 async def running_stack(fake: Any, tmp: Path, *, policy_template: Path = POLICY_TEMPLATE,
                         reset: bool = True, identity: str = "app",

@@ -4,14 +4,21 @@ role of the manager backs, and whether the app itself still holds write power
 
 from __future__ import annotations
 
-import base64
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from e2e_support import CLIENT_ID, CLIENT_SECRET, NORTH, SOUTH, client_ssl, running_stack, uid
+from e2e_support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    NORTH,
+    SOUTH,
+    cli_config,
+    client_ssl,
+    running_stack,
+    uid,
+)
 
 from fake_graph.directory import ROLE_TEMPLATES, Group, RoleEligibility, derive_id
 from fake_graph.embedded import RunningFake
@@ -35,27 +42,7 @@ def _fresh(e2e_fake: RunningFake) -> Iterator[None]:
 
 
 def _config(fake: RunningFake, tmp: Path, identity: str = "manager") -> Path:
-    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    path = tmp / "config.toml"
-    path.write_text(f"""
-[server]
-public_url = "http://127.0.0.1:8080"
-[tenant]
-id = "{fake.tenant_id}"
-authority_host = "{fake.url}"
-graph_url = "{fake.url}/v1.0"
-ca_file = "{fake.ca_file}"
-[app]
-client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
-[session]
-secret = "{secret}"
-[audit]
-path = "{tmp / 'audit.jsonl'}"
-[graph]
-identity = "{identity}"
-""")
-    return path
+    return cli_config(fake, tmp, f'[graph]\nidentity = "{identity}"\n')
 
 
 def _policy(tmp: Path, assignments: str) -> Path:

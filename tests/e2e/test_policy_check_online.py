@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-import secrets
 from pathlib import Path
 
 import pytest
-from e2e_support import CLIENT_ID, CLIENT_SECRET, POLICY_TEMPLATE, render_policy, uid
+from e2e_support import CLIENT_ID, POLICY_TEMPLATE, cli_config, render_policy, uid
 
 from fake_graph.embedded import RunningFake
 from fake_graph.faults import Fault
@@ -19,25 +17,7 @@ CEO = "ceo@e2e.example"
 
 
 def _config(fake: RunningFake, tmp: Path) -> Path:
-    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    path = tmp / "config.toml"
-    path.write_text(f"""
-[server]
-public_url = "http://127.0.0.1:8080"
-[tenant]
-id = "{fake.tenant_id}"
-authority_host = "{fake.url}"
-graph_url = "{fake.url}/v1.0"
-ca_file = "{fake.ca_file}"
-[app]
-client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
-[session]
-secret = "{secret}"
-[audit]
-path = "{tmp / 'audit.jsonl'}"
-""")
-    return path
+    return cli_config(fake, tmp)
 
 
 def _check(policy: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
