@@ -34,6 +34,10 @@ class FakeGraph:
     # Per-module state (auth codes, refresh tokens, long-running operations...).
     state: dict[str, Any] = field(default_factory=dict)
     on_reset: list[Callable[[], None]] = field(default_factory=list)
+    # Requests being served (kept by ``app.count_in_progress``): a test that reads the
+    # recorder waits for 0, so that a request the client has given up on (timed out) is not
+    # recorded, or served with a fault, in the next test's window.
+    in_progress: int = 0
 
     @classmethod
     def from_file(cls, tenant_path: str | Path) -> FakeGraph:

@@ -15,8 +15,10 @@ the proxy's Graph timeout and retry budget are short so that the matrix stays fa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -268,7 +270,18 @@ async def fresh(ctx: Ctx) -> Ctx:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def patient(fresh: Ctx) -> AsyncIterator[Ctx]:
-    """``fresh``, with a retry budget that allows the proxy's back-off (0.2 s, 0.4 s)."""
+    """``fresh``, with a retry budget that allows the proxy's back-off (0.2 s, 0.4 s), once
+    the fake has served every request of the tests before.
+
+    These tests read the fake's recorder. With the matrix's 0.2 s timeout, the proxy may give
+    up on a request the fake has yet to finish (a loaded machine, or a "timeout" fault parked
+    for 1.5 s); it is recorded late, and CI once saw such a PATCH in the next test's window
+    ([0, 0, 204] for [0, 204]).
+    """
+    deadline = time.monotonic() + 10
+    while fresh.fake.fake.in_progress:
+        assert time.monotonic() < deadline, "the fake is still serving the earlier tests"
+        await asyncio.sleep(0.01)
     client = fresh.stack.app[SERVICES].ops.client
     budget, client._retry_budget = client._retry_budget, 2.0
     yield fresh

@@ -8,6 +8,7 @@ answer; a malformed answer is a 2xx with a JSON content type that no JSON parser
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -18,6 +19,7 @@ import requests
 from graph_support import (
     Served,
     app_token,
+    load_fake,
     served_fixture,  # noqa: F401  (the "served" fixture)
     uid,
 )
@@ -25,7 +27,7 @@ from identity_support import session
 
 from fake_graph import demo
 from fake_graph.control import parse_fault
-from fake_graph.embedded import RunningFake
+from fake_graph.embedded import RunningFake, run_fake
 from fake_graph.faults import RESET_STATUS, Fault
 
 BOB = uid("bob@contoso.test")
@@ -213,3 +215,31 @@ def test_parsed_kinds() -> None:
     malformed = parse_fault({"path": "x", "kind": "malformed", "status": 500, "after": True})
     assert (malformed.kind, malformed.status, malformed.after) == ("malformed", 500, True)
     assert parse_fault({"path": "x", "kind": "reset", "latencyMs": 50}).latency_ms == 50
+
+
+# -- requests in progress ----------------------------------------------------------------------
+
+async def test_a_request_the_client_gave_up_on_counts_until_it_is_recorded() -> None:
+    """``in_progress`` (what a test waits on before reading the recorder) counts a request
+    from its arrival until its record, also after its client timed out and left. Served as
+    ``run_fake`` serves (aiohttp's TestServer would cancel the handler instead)."""
+    fake = load_fake()
+    fake.faults.add(fault(f"/users/{BOB}$", method="PATCH", kind="reset", after=True,
+                          latency_ms=300))
+    headers = {"Authorization": f"Bearer {app_token(fake)}"}
+    async with run_fake(fake=fake, tls=False) as running, aiohttp.ClientSession() as http:
+        seq = fake.recorder.last_seq
+        assert fake.in_progress == 0
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await http.patch(f"{running.graph_url}/users/{BOB}", json=PROFILE,
+                                 headers=headers)
+        assert fake.in_progress == 1
+        assert not [r for r in fake.recorder.since(seq)[0] if r.method == "PATCH"]
+        for _ in range(100):
+            if not fake.in_progress:
+                break
+            await asyncio.sleep(0.01)
+        assert fake.in_progress == 0
+        patches = [r for r in fake.recorder.since(seq)[0] if r.method == "PATCH"]
+        assert [r.status for r in patches] == [RESET_STATUS]
